@@ -1,0 +1,1 @@
+"""The `symloss` command line (installed as package `symloss_cli`)."""

@@ -1,0 +1,47 @@
+"""The `symloss` command group: one line on stderr and exit 2 for every user error."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from symloss import SymlossError, __version__
+
+from . import show
+
+
+class SymlossGroup(click.Group):
+    """Turns symloss's typed errors (and unexpected ones) into one line on stderr."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except (SymlossError, OSError) as error:
+            raise click.exceptions.Exit(_fail(f"error: {error}", 2)) from None
+        except Exception as error:  # a bug: still no traceback unless asked for
+            if os.environ.get("SYMLOSS_DEBUG"):
+                raise
+            message = f"internal error ({type(error).__name__}: {error}); set SYMLOSS_DEBUG=1 for details"
+            raise click.exceptions.Exit(_fail(message, 1)) from None
+
+
+def _fail(message: str, status: int) -> int:
+    click.echo(" ".join(message.split()), err=True)
+    return status
+
+
+@click.group(cls=SymlossGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="symloss")
+def main() -> None:
+    """Search, study and reuse symbolic loss functions for image classifiers."""
+
+
+main.add_command(show.show_command)
+main.add_command(show.random_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

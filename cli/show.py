@@ -1,0 +1,57 @@
+"""`symloss show` and `symloss random`: look at losses, draw genomes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from symloss import Genome, Loss, zoo
+
+
+def resolve_loss(text: str) -> Loss:
+    """A loss from a zoo name, a genome JSON file, or an expression."""
+    if text in zoo.ZOO:
+        return zoo.get(text)
+    if text.endswith(".json") or Path(text).is_file():
+        return Loss.from_genome(Genome.from_json(Path(text).read_text()), name=Path(text).stem)
+    return Loss.parse(text)
+
+
+def describe(loss: Loss) -> list[tuple[str, str]]:
+    verdict = loss.check()
+    verdict_text = (f"valid (flip={str(verdict.flip).lower()})" if verdict.valid
+                    else f"invalid: {verdict.reason}")
+    rows = [("name", loss.name or "-"), ("loss", str(loss.expr)), ("latex", loss.latex()),
+            ("key", loss.key), ("verdict", verdict_text)]
+    if not loss.simplified:
+        rows.append(("note", "simplification ran out of time: shown unsimplified"))
+    if loss.label_smoothing:
+        rows.append(("label smoothing", str(loss.label_smoothing)))
+    return rows
+
+
+@click.command("show")
+@click.argument("loss")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show_command(loss: str, as_json: bool) -> None:
+    """Show LOSS (an expression, a genome JSON file or a zoo name): simplified form, LaTeX, key, verdict."""
+    rows = describe(resolve_loss(loss))
+    if as_json:
+        click.echo(json.dumps(dict(rows)))
+        return
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        click.echo(f"{label:<{width}}  {value}")
+
+
+@click.command("random")
+@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1), help="How many genomes.")
+@click.option("--seed", default=None, type=int, help="Random seed (same seed, same genomes).")
+def random_command(count: int, seed: int | None) -> None:
+    """Print N random valid genomes as JSON lines."""
+    from symloss.genome import as_rng
+
+    rng = as_rng(seed)
+    for _ in range(count):
+        click.echo(Genome.random(rng).to_json())

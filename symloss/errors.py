@@ -1,0 +1,17 @@
+"""Typed errors: every failure a user can cause is one of these, with a message naming the problem."""
+
+
+class SymlossError(Exception):
+    """Base of every error symloss raises on purpose."""
+
+
+class GenomeError(SymlossError, ValueError):
+    """A genome is malformed: unknown op, wrong arity, unknown id, a cycle, a bad JSON document."""
+
+
+class ExpressionError(SymlossError, ValueError):
+    """An expression cannot be parsed, is undefined (zoo, nan, complex) or cannot be compiled."""
+
+
+class DataError(SymlossError, RuntimeError):
+    """A data set is missing or unreadable."""

@@ -1,0 +1,140 @@
+"""Loss: a symbolic loss with its key, LaTeX, torch function and nn.Module."""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+import sympy as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import codegen, phenotype, symbolic
+from .errors import ExpressionError
+from .genome import Genome
+from .phenotype import Verdict
+
+PerSample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Loss:
+    """A loss: `expr` is the elementwise term f(y, yhat), its sign folded in.
+
+    The per-sample loss is the sum of f over classes; the batch loss is its mean.
+    """
+
+    def __init__(self, expr: sp.Expr, *, genome: Genome | None = None, name: str | None = None,
+                 label_smoothing: float = 0.0, simplified: bool = True):
+        self.expr = symbolic.require_defined(sp.sympify(expr))
+        self.genome = genome
+        self.name = name
+        self.label_smoothing = label_smoothing
+        self.simplified = simplified  # False when simplification ran out of time
+
+    # ---- construction --------------------------------------------------------------
+    @classmethod
+    def from_genome(cls, genome: Genome, *, name: str | None = None,
+                    budget_s: float = symbolic.SIMPLIFY_BUDGET_S) -> "Loss":
+        """The loss of any well-formed genome, simplified within `budget_s` seconds."""
+        raw = symbolic.require_defined(symbolic.from_genome(genome))
+        expr, simplified = _simplified(raw, budget_s)
+        return cls(expr, genome=genome, name=name, simplified=simplified)
+
+    @classmethod
+    def parse(cls, text: str, *, name: str | None = None,
+              budget_s: float = symbolic.SIMPLIFY_BUDGET_S) -> "Loss":
+        """A loss from SymPy syntax over y and yhat, e.g. ``"-y*log(yhat)"``."""
+        expr, simplified = _simplified(symbolic.parse(text), budget_s)
+        return cls(expr, name=name, simplified=simplified)
+
+    # ---- views -----------------------------------------------------------------------
+    @cached_property
+    def key(self) -> str:
+        """Canonical key: losses with equal simplified expressions share it."""
+        return symbolic.canonical_key(self.expr)
+
+    def latex(self) -> str:
+        return sp.latex(self.expr)
+
+    def __str__(self) -> str:
+        return str(self.expr)
+
+    def __repr__(self) -> str:
+        label = f"{self.name}: " if self.name else ""
+        return f"Loss({label}{self.expr})"
+
+    # ---- torch -------------------------------------------------------------------------
+    @cached_property
+    def _term(self) -> codegen.Term:
+        return codegen.compile_term(self.expr)
+
+    def term(self) -> codegen.Term:
+        """f(y, yhat) -> the elementwise term, shape of the broadcast inputs."""
+        return self._term
+
+    def torch(self) -> PerSample:
+        """f(y, yhat) -> the per-sample loss, shape (B,), for (B, C) inputs."""
+        term = self._term
+
+        def per_sample(y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
+            return term(y, yhat).sum(dim=-1)
+
+        return per_sample
+
+    def module(self, label_smoothing: float | None = None) -> "LossModule":
+        """A drop-in criterion: forward(logits, target) -> mean loss."""
+        smoothing = self.label_smoothing if label_smoothing is None else label_smoothing
+        return LossModule(self.torch(), smoothing, repr(self))
+
+    # ---- phenotype and validity -----------------------------------------------------
+    def binary_curve(self) -> np.ndarray:
+        return phenotype.binary_curve(self.torch())
+
+    def check(self) -> Verdict:
+        """The search's validity verdict: the genome's, or the integrity check on the curve."""
+        if self.genome is not None:
+            return self.genome.check()
+        return phenotype.integrity(self.binary_curve())
+
+
+class LossModule(nn.Module):
+    """torch.nn.Module wrapper: yhat = softmax(logits); targets are indices or probabilities."""
+
+    def __init__(self, per_sample: PerSample, label_smoothing: float = 0.0, description: str = ""):
+        super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ExpressionError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.per_sample = per_sample
+        self.label_smoothing = label_smoothing
+        self.description = description
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if logits.dtype not in (torch.float32, torch.float64):
+            logits = logits.float()
+        classes = logits.shape[-1]
+        if target.dim() == logits.dim() - 1:
+            y = F.one_hot(target.long(), classes).to(logits.dtype)
+        else:
+            y = target.to(logits.dtype)
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + self.label_smoothing / classes
+        yhat = torch.softmax(logits, dim=-1)
+        return self.per_sample(y, yhat).mean()
+
+    def extra_repr(self) -> str:
+        return f"{self.description}, label_smoothing={self.label_smoothing}"
+
+
+def _simplified(raw: sp.Expr, budget_s: float) -> tuple[sp.Expr, bool]:
+    """The simplified form when it is defined and compiles, else the raw one."""
+    expr, finished = symbolic.simplify(raw, budget_s)
+    if expr is raw:
+        return raw, finished
+    if symbolic.undefined_reason(expr) is not None:
+        return raw, finished
+    try:
+        codegen.term_source(expr)
+    except ExpressionError:
+        return raw, finished
+    return expr, finished

@@ -1,0 +1,227 @@
+"""The search space's operations: the one table every other module derives from.
+
+Each row gives an operation's name (as in the spec), its index in the reference
+implementation, its arity, its SymPy form, its protected torch form and its LaTeX.
+Torch and LaTeX forms are `string.Template`s over ``$a`` (and ``$b`` for binary ops).
+
+The protected operations keep their eps semantics through SymPy simplification by
+being built from opaque SymPy functions (`PLog`, `PInv`) that SymPy cannot rewrite
+with the unprotected identities (log(ab) = log a + log b, x/x = 1, ...).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from string import Template
+from typing import Callable
+
+import scipy.special
+import sympy as sp
+import torch
+
+EPS = 1e-7
+LN10 = math.log(10.0)
+TORCH_NAMESPACE = {"torch": torch, "EPS": EPS, "LN10": LN10}
+
+
+class Primitive(sp.Function):
+    """A one-argument SymPy function that SymPy treats as opaque.
+
+    Subclasses give `numeric` (its value at a float), `latex_form` (a template over
+    ``$a``) and `parity` (1 even, -1 odd, 0 neither). A numeric argument evaluates to a
+    Float at once, so constant-only subexpressions fold exactly as torch computes them.
+    """
+
+    nargs = 1
+    parity = 0
+    positive = False
+    latex_form = ""
+
+    @staticmethod
+    def numeric(u: float) -> float:  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+    @classmethod
+    def eval(cls, u):
+        if u.is_number:
+            try:
+                value = cls.numeric(float(u))
+            except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+                return sp.nan
+            return sp.Float(value) if math.isfinite(value) else sp.zoo
+        if cls.parity and u.could_extract_minus_sign():
+            return cls(-u) if cls.parity == 1 else -cls(-u)
+        return None
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.positive and self.args[0].is_real else None
+
+    def _latex(self, printer):
+        return Template(self.latex_form).substitute(a=printer._print(self.args[0]))
+
+
+class PLog(Primitive):
+    """ln(u + eps); the ops apply it to |x|, so its argument is never negative."""
+
+    latex_form = r"\log\left($a\right)"
+    torch_form = "torch.log($a + EPS)"
+
+    @staticmethod
+    def numeric(u):
+        return math.log(u + EPS)
+
+    def fdiff(self, argindex=1):
+        return PInv(self.args[0])
+
+
+class PInv(Primitive):
+    """1 / (u + eps), the protected reciprocal."""
+
+    latex_form = r"\frac{1}{$a}"
+
+    @staticmethod
+    def numeric(u):
+        return 1.0 / (u + EPS)
+
+    def fdiff(self, argindex=1):
+        return -PInv(self.args[0]) ** 2
+
+
+class Sigmoid(Primitive):
+    latex_form = r"\sigma\left($a\right)"
+    positive = True
+
+    @staticmethod
+    def numeric(u):
+        return float(scipy.special.expit(u))
+
+    def fdiff(self, argindex=1):
+        return self * (1 - self)
+
+
+class BesselI0(Primitive):
+    latex_form = r"I_{0}\left($a\right)"
+    parity = 1
+    positive = True
+    numeric = staticmethod(lambda u: float(scipy.special.i0(u)))
+
+
+class BesselI0e(Primitive):
+    latex_form = r"e^{-\left|$a\right|} I_{0}\left($a\right)"
+    parity = 1
+    positive = True
+    numeric = staticmethod(lambda u: float(scipy.special.i0e(u)))
+
+
+class BesselI1(Primitive):
+    latex_form = r"I_{1}\left($a\right)"
+    parity = -1
+    numeric = staticmethod(lambda u: float(scipy.special.i1(u)))
+
+
+class BesselI1e(Primitive):
+    latex_form = r"e^{-\left|$a\right|} I_{1}\left($a\right)"
+    parity = -1
+    numeric = staticmethod(lambda u: float(scipy.special.i1e(u)))
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of the search space."""
+
+    name: str
+    index: int  # index within its arity in the reference implementation
+    arity: int
+    sympy: Callable[..., sp.Expr]  # operand expressions -> SymPy expression
+    torch: str  # protected torch form, a template over $a, $b
+    latex: str  # LaTeX form, a template over $a, $b
+    head: type | None = None  # the SymPy function that is exactly this op, if any
+
+    def torch_source(self, *operands: str) -> str:
+        """The torch form applied to operand source strings (each parenthesised)."""
+        names = dict(zip("ab", (f"({o})" for o in operands)))
+        return Template(self.torch).substitute(names)
+
+    def latex_source(self, *operands: str) -> str:
+        return Template(self.latex).substitute(dict(zip("ab", operands)))
+
+    @cached_property
+    def fn(self) -> Callable[..., torch.Tensor]:
+        """The protected torch form as a callable on tensors."""
+        params = "ab"[: self.arity]
+        source = f"lambda {', '.join(params)}: {self.torch_source(*params)}"
+        return eval(source, dict(TORCH_NAMESPACE))  # noqa: S307 - our own table
+
+
+def _unary(name, index, sympy, torch, latex, head=None):
+    return Op(name, index, 1, sympy, torch, latex, head)
+
+
+def _binary(name, index, sympy, torch, latex):
+    return Op(name, index, 2, sympy, torch, latex)
+
+
+UNARY = (
+    _unary("neg", 0, lambda a: -a, "-$a", r"-$a"),
+    _unary("ln", 1, lambda a: PLog(sp.Abs(a)), "torch.log(torch.abs($a) + EPS)", r"\ln\left|$a\right|"),
+    _unary("log10", 2, lambda a: PLog(sp.Abs(a)) / sp.log(10),
+           "torch.log(torch.abs($a) + EPS) / LN10", r"\log_{10}\left|$a\right|"),
+    _unary("exp", 3, sp.exp, "torch.exp($a)", r"e^{$a}", sp.exp),
+    _unary("abs", 4, sp.Abs, "torch.abs($a)", r"\left|$a\right|", sp.Abs),
+    _unary("sigmoid", 5, Sigmoid, "torch.sigmoid($a)", r"\sigma\left($a\right)", Sigmoid),
+    _unary("inv_1p_abs", 6, lambda a: 1 / (1 + sp.Abs(a)), "1 / (1 + torch.abs($a))",
+           r"\frac{1}{1 + \left|$a\right|}"),
+    _unary("softplus", 7, lambda a: PLog(sp.Abs(1 + sp.exp(a))),
+           "torch.log(torch.abs(1 + torch.exp($a)) + EPS)", r"\ln\left(1 + e^{$a}\right)"),
+    _unary("erf", 8, sp.erf, "torch.special.erf($a)", r"\operatorname{erf}\left($a\right)", sp.erf),
+    _unary("erfc", 9, sp.erfc, "torch.special.erfc($a)", r"\operatorname{erfc}\left($a\right)", sp.erfc),
+    _unary("sin", 10, sp.sin, "torch.sin($a)", r"\sin\left($a\right)", sp.sin),
+    _unary("sinh", 11, sp.sinh, "torch.sinh($a)", r"\sinh\left($a\right)", sp.sinh),
+    _unary("asinh", 12, sp.asinh, "torch.asinh($a)", r"\operatorname{arsinh}\left($a\right)", sp.asinh),
+    _unary("tanh", 13, sp.tanh, "torch.tanh($a)", r"\tanh\left($a\right)", sp.tanh),
+    _unary("atan", 14, sp.atan, "torch.atan($a)", r"\arctan\left($a\right)", sp.atan),
+    _unary("reciprocal", 15, PInv, "1 / ($a + EPS)", r"\frac{1}{$a}", PInv),
+    _unary("bessel_i0", 16, BesselI0, "torch.special.i0($a)", r"I_{0}\left($a\right)", BesselI0),
+    _unary("bessel_i0e", 17, BesselI0e, "torch.special.i0e($a)",
+           r"e^{-\left|$a\right|} I_{0}\left($a\right)", BesselI0e),
+    _unary("bessel_i1", 18, BesselI1, "torch.special.i1($a)", r"I_{1}\left($a\right)", BesselI1),
+    _unary("bessel_i1e", 19, BesselI1e, "torch.special.i1e($a)",
+           r"e^{-\left|$a\right|} I_{1}\left($a\right)", BesselI1e),
+    _unary("max0", 20, lambda a: sp.Max(a, 0), "torch.clamp($a, min=0)", r"\max\left($a, 0\right)"),
+    _unary("min0", 21, lambda a: sp.Min(a, 0), "torch.clamp($a, max=0)", r"\min\left($a, 0\right)"),
+    _unary("square", 22, lambda a: a**2, "torch.square($a)", r"\left($a\right)^{2}"),
+    _unary("sqrt_abs", 23, lambda a: sp.sqrt(sp.Abs(a)), "torch.sqrt(torch.abs($a))",
+           r"\sqrt{\left|$a\right|}"),
+    _unary("softsign", 24, lambda a: a / (1 + sp.Abs(a)), "$a / (1 + torch.abs($a))",
+           r"\frac{$a}{1 + \left|$a\right|}"),
+    _unary("tanh_deriv", 25, lambda a: 1 - sp.tanh(a) ** 2, "1 - torch.tanh($a) ** 2",
+           r"1 - \tanh^{2}\left($a\right)"),
+    _unary("sigmoid_deriv", 26, lambda a: Sigmoid(a) * (1 - Sigmoid(a)),
+           "torch.sigmoid($a) * (1 - torch.sigmoid($a))",
+           r"\sigma\left($a\right)\left(1 - \sigma\left($a\right)\right)"),
+)
+
+BINARY = (
+    _binary("add", 0, lambda a, b: a + b, "$a + $b", r"$a + $b"),
+    _binary("sub", 1, lambda a, b: a - b, "$a - $b", r"$a - $b"),
+    _binary("mul", 2, lambda a, b: a * b, "$a * $b", r"$a \cdot $b"),
+    _binary("max", 3, sp.Max, "torch.maximum($a, $b)", r"\max\left($a, $b\right)"),
+    _binary("min", 4, sp.Min, "torch.minimum($a, $b)", r"\min\left($a, $b\right)"),
+    _binary("div", 5, lambda a, b: a * PInv(b), "$a / ($b + EPS)", r"\frac{$a}{$b}"),
+    _binary("div_sqrt1p", 6, lambda a, b: a / sp.sqrt(1 + b**2), "$a / torch.sqrt(1 + $b ** 2)",
+            r"\frac{$a}{\sqrt{1 + \left($b\right)^{2}}}"),
+)
+
+OPS: dict[str, Op] = {op.name: op for op in UNARY + BINARY}
+UNARY_NAMES = tuple(op.name for op in UNARY)
+BINARY_NAMES = tuple(op.name for op in BINARY)
+
+# SymPy function -> torch template, for the printer: the ops that are one SymPy
+# function, and the primitives that no single op is (PLog).
+TORCH_HEADS: dict[type, str] = {op.head: op.torch for op in OPS.values() if op.head is not None}
+TORCH_HEADS[PLog] = PLog.torch_form
+
