@@ -123,12 +123,13 @@ def compile_term(expr: sp.Expr) -> Term:
     namespace = dict(TORCH_NAMESPACE)
     exec(compile(source, "<symloss term>", "exec"), namespace)  # noqa: S102
     raw = namespace["term"]
+    uses_yhat = any(symbol.name == "yhat" for symbol in expr.free_symbols)
 
     def term(y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
         value = raw(y, yhat)
+        if not uses_yhat:  # keep a (zero) gradient path to the prediction, and the batch shape
+            return yhat * 0 + value
         shape = torch.broadcast_shapes(y.shape, yhat.shape)
-        if not isinstance(value, torch.Tensor):
-            return torch.full(shape, value, dtype=yhat.dtype, device=yhat.device)
         return value if value.shape == shape else value.expand(shape)
 
     term.source = source

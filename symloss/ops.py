@@ -60,8 +60,9 @@ class Primitive(sp.Function):
     def _eval_is_positive(self):
         return True if self.positive and self.args[0].is_real else None
 
-    def _latex(self, printer):
-        return Template(self.latex_form).substitute(a=printer._print(self.args[0]))
+    def _latex(self, printer, exp=None):
+        body = Template(self.latex_form).substitute(a=printer._print(self.args[0]))
+        return body if exp is None else rf"\left({body}\right)^{{{exp}}}"
 
 
 class PLog(Primitive):

@@ -1,0 +1,127 @@
+"""Benchmark of the torch side: forward+backward cost of Loss.module() against cross_entropy.
+
+For batch B=128 and C=10 and C=100 classes, on the CPU and, when available, on CUDA, times
+one step `loss = fn(logits, target); loss.backward()` (then `logits.grad = None`), with
+logits = torch.randn(B, C, requires_grad=True) and target = class indices (B,), for
+
+- torch.nn.functional.cross_entropy (the baseline),
+- the module of the CE genome (symloss.zoo.ce_genome() -> symloss.Loss.from_genome),
+- the modules of N distinct random valid genomes (symloss.Genome.random(rng)).
+
+Each timing: warm-up iterations, then several blocks of iterations; the reported time is
+the smallest block mean in microseconds (CUDA is synchronised around each block). Ratios
+are loss time / cross_entropy time, the baseline timed before and after the losses (the
+smaller kept); for the random genomes the median and the 90th
+percentile ratio are given. torch's thread count is left at its default and recorded.
+
+Prints one JSON object. Run from the repository root:
+
+    python benchmarks/loss_overhead.py [--device cpu|cuda|all] [--genomes 50] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import symloss
+
+BATCH = 128
+CLASSES = (10, 100)
+
+
+def time_us(fn, classes: int, device: str, warmup: int, blocks: int, iters: int) -> float:
+    """Smallest block mean of one forward+backward step, in microseconds."""
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(BATCH, classes, generator=generator).to(device).requires_grad_()
+    target = torch.randint(0, classes, (BATCH,), generator=generator).to(device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def step():
+        loss = fn(logits, target)
+        loss.backward()
+        logits.grad = None
+
+    for _ in range(warmup):
+        step()
+    best = float("inf")
+    for _ in range(blocks):
+        sync()
+        start = time.perf_counter()
+        for _ in range(iters):
+            step()
+        sync()
+        best = min(best, (time.perf_counter() - start) / iters)
+    return best * 1e6
+
+
+def random_losses(n: int, seed: int) -> list[symloss.Loss]:
+    rng = np.random.default_rng(seed)
+    genomes: list[symloss.Genome] = []
+    while len(genomes) < n:
+        genome = symloss.Genome.random(rng)
+        if genome not in genomes:
+            genomes.append(genome)
+    return [symloss.Loss.from_genome(g) for g in genomes]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all",
+                        help="all: the CPU, and CUDA when available (default)")
+    parser.add_argument("--genomes", type=int, default=50, help="distinct random genomes (default 50)")
+    parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up iterations (default 200)")
+    parser.add_argument("--blocks", type=int, default=5, help="timed blocks (default 5)")
+    parser.add_argument("--iters", type=int, default=1000, help="iterations per block (default 1000)")
+    args = parser.parse_args()
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("CUDA is not available")
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
+
+    ce = symloss.Loss.from_genome(symloss.zoo.ce_genome()).module()
+    randoms = [loss.module() for loss in random_losses(args.genomes, args.seed)]
+    timing = dict(warmup=args.warmup, blocks=args.blocks, iters=args.iters)
+
+    results = {}
+    for device in devices:
+        for classes in CLASSES:
+            before = time_us(F.cross_entropy, classes, device, **timing)
+            ce_us = time_us(ce, classes, device, **timing)
+            random_us = np.array([time_us(m, classes, device, **timing) for m in randoms])
+            base = min(before, time_us(F.cross_entropy, classes, device, **timing))
+            ratios = random_us / base
+            results[f"{device}/C={classes}"] = {
+                "cross_entropy_us": round(base, 2),
+                "ce_genome_us": round(ce_us, 2),
+                "ce_genome_ratio": round(ce_us / base, 3),
+                "random_us_median": round(float(np.median(random_us)), 2),
+                "random_ratio_median": round(float(np.median(ratios)), 3),
+                "random_ratio_p90": round(float(np.percentile(ratios, 90)), 3),
+                "random_ratio_max": round(float(ratios.max()), 3),
+            }
+
+    print(json.dumps({
+        "benchmark": "loss_overhead",
+        "batch": BATCH,
+        "genomes": len(randoms),
+        "seed": args.seed,
+        "timing": timing,
+        "results": results,
+        "machine": {"python": platform.python_version(), "torch": torch.__version__,
+                    "symloss": symloss.__version__, "cpu_count": os.cpu_count(),
+                    "torch_num_threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.get_device_name() if "cuda" in devices else None},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

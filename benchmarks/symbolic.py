@@ -1,0 +1,102 @@
+"""Benchmark of the symbolic side: random genomes and Loss.from_genome.
+
+Measures, for N distinct random genomes drawn with numpy.random.default_rng(seed):
+
+- the throughput of `symloss.Genome.random(rng)` (valid genomes per second; each call
+  redraws internally until the genome passes the validity check);
+- the wall time of `symloss.Loss.from_genome(genome)` per genome (genome -> SymPy, then
+  simplification under the default budget `symloss.symbolic.SIMPLIFY_BUDGET_S`): median,
+  p99, max and mean in ms, and the share of genomes whose simplification ran out of time
+  (`loss.simplified is False`).
+
+SymPy's caches are not cleared. symloss memoises `symbolic.simplify` per raw expression, so
+distinct genomes with equal raw expressions hit that cache: the count is reported.
+
+Prints one JSON object. Run from the repository root:
+
+    python benchmarks/symbolic.py [--genomes 300] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+import sympy
+import torch
+
+import symloss
+from symloss import symbolic
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "sympy": sympy.__version__, "symloss": symloss.__version__,
+            "cpu_count": os.cpu_count(), "torch_num_threads": torch.get_num_threads()}
+
+
+def distinct_random_genomes(n: int, seed: int) -> tuple[list[symloss.Genome], float, int]:
+    """n distinct random valid genomes, the seconds spent in Genome.random, and the calls made."""
+    rng = np.random.default_rng(seed)
+    genomes, seen, calls, seconds = [], set(), 0, 0.0
+    while len(genomes) < n:
+        start = time.perf_counter()
+        genome = symloss.Genome.random(rng)
+        seconds += time.perf_counter() - start
+        calls += 1
+        if genome not in seen:
+            seen.add(genome)
+            genomes.append(genome)
+    return genomes, seconds, calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--genomes", type=int, default=300, help="distinct random genomes (default 300)")
+    parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
+    args = parser.parse_args()
+
+    genomes, random_s, calls = distinct_random_genomes(args.genomes, args.seed)
+
+    cache_before = symbolic.simplify.cache_info()
+    times_ms, not_simplified, errors, keys = [], 0, 0, set()
+    for genome in genomes:
+        start = time.perf_counter()
+        try:
+            loss = symloss.Loss.from_genome(genome)
+        except symloss.SymlossError:
+            errors += 1
+            continue
+        finally:
+            times_ms.append((time.perf_counter() - start) * 1e3)
+        not_simplified += loss.simplified is False
+        keys.add(loss.key)
+    cache_after = symbolic.simplify.cache_info()
+
+    times = np.array(times_ms)
+    built = len(genomes) - errors
+    print(json.dumps({
+        "benchmark": "symbolic",
+        "genomes": len(genomes),
+        "seed": args.seed,
+        "random": {"calls": calls, "duplicates_redrawn": calls - len(genomes),
+                   "seconds": round(random_s, 4),
+                   "valid_genomes_per_s": round(calls / random_s, 1)},
+        "from_genome_ms": {"median": round(float(np.median(times)), 3),
+                           "p99": round(float(np.percentile(times, 99)), 3),
+                           "max": round(float(times.max()), 3),
+                           "mean": round(float(times.mean()), 3)},
+        "simplify_budget_s": symbolic.SIMPLIFY_BUDGET_S,
+        "hit_budget": {"count": not_simplified, "share": round(not_simplified / max(built, 1), 4)},
+        "errors": errors,
+        "distinct_loss_keys": len(keys),
+        "simplify_cache_hits": cache_after.hits - cache_before.hits,
+        "machine": machine(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Loss: the compiled torch function against the genome's protected evaluation, and the module."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from symloss import Genome, Loss, zoo
+
+
+def logits_batch(batch=32, classes=10, seed=0, spread=None):
+    generator = torch.Generator().manual_seed(seed)
+    if spread is None:
+        return torch.randn(batch, classes, generator=generator, dtype=torch.float64)
+    return (torch.rand(batch, classes, generator=generator, dtype=torch.float64) * 2 - 1) * spread
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("classes", [10, 100])
+def test_ce_genome_module_equals_cross_entropy(smoothing, classes):
+    criterion = Loss.from_genome(zoo.ce_genome()).module(label_smoothing=smoothing)
+    logits = logits_batch(classes=classes).float()
+    target = torch.randint(0, classes, (32,), generator=torch.Generator().manual_seed(1))
+    expected = F.cross_entropy(logits, target, label_smoothing=smoothing)
+    torch.testing.assert_close(criterion(logits, target), expected, rtol=1e-4, atol=0)
+    soft = F.one_hot(target, classes).float()
+    torch.testing.assert_close(criterion(logits, soft), expected, rtol=1e-4, atol=0)
+
+
+def test_module_gradient_equals_cross_entropy_gradient():
+    logits = logits_batch().requires_grad_(True)
+    target = torch.arange(32) % 10
+    Loss.parse("-y*log(yhat)").module()(logits, target).backward()
+    mine = logits.grad.clone()
+    logits.grad = None
+    F.cross_entropy(logits, target).backward()
+    torch.testing.assert_close(mine, logits.grad, rtol=1e-4, atol=1e-5)  # eps = 1e-7 shifts it slightly
+
+
+def test_module_accepts_low_precision_logits_and_keeps_dtype_of_float64():
+    criterion = zoo.get("focal").module()
+    target = torch.arange(8) % 10
+    assert criterion(torch.randn(8, 10, dtype=torch.bfloat16), target).dtype == torch.float32
+    assert criterion(torch.randn(8, 10, dtype=torch.float64), target).dtype == torch.float64
+
+
+def test_zoo_label_smoothing_default_is_used_by_module():
+    logits, target = logits_batch().float(), torch.arange(32) % 10
+    torch.testing.assert_close(zoo.get("ce_ls").module()(logits, target),
+                               F.cross_entropy(logits, target, label_smoothing=0.1), rtol=1e-4, atol=0)
+
+
+def test_constant_terms_broadcast_to_the_batch_and_keep_a_gradient_path():
+    logits = logits_batch(batch=4, classes=3).requires_grad_(True)
+    loss = Loss.parse("2 + y")
+    per_sample = loss.torch()(torch.full((4, 3), 1 / 3, dtype=torch.float64), torch.softmax(logits, -1))
+    torch.testing.assert_close(per_sample, torch.full((4,), 7.0, dtype=torch.float64))
+    loss.module()(logits, torch.arange(4) % 3).backward()
+    assert torch.equal(logits.grad, torch.zeros_like(logits))
+
+
+def protected_inputs(seed, smoothing):
+    logits = logits_batch(batch=16, classes=10, seed=seed, spread=4.0)
+    y = F.one_hot(torch.arange(16) % 10, 10).double()
+    return y * (1 - smoothing) + smoothing / 10, torch.softmax(logits, -1)
+
+
+def test_random_valid_genomes_compile_to_their_protected_evaluation():
+    genomes = [Genome.random(seed) for seed in range(150)]
+    agree = finite_where_reference_finite = total = 0
+    for index, genome in enumerate(genomes):
+        compiled = Loss.from_genome(genome).torch()
+        for smoothing in (0.0, 0.1):
+            y, yhat = protected_inputs(index, smoothing)
+            reference = genome.evaluate(y, yhat)
+            value = compiled(y, yhat)
+            finite = torch.isfinite(reference)
+            total += 1
+            agree += bool(torch.allclose(value[finite], reference[finite], rtol=1e-4, atol=1e-8))
+            finite_where_reference_finite += bool(torch.isfinite(value[finite]).all())
+    assert agree / total >= 0.99
+    assert finite_where_reference_finite / total >= 0.99
+
+
+def test_random_valid_genomes_backpropagate_finitely_where_the_reference_does():
+    good = total = 0
+    for seed in range(100):
+        genome = Genome.random(seed + 1000)
+        logits = logits_batch(batch=16, seed=seed, spread=4.0)
+        target = torch.arange(16) % 10
+
+        def gradient(per_sample):
+            leaf = logits.clone().requires_grad_(True)
+            y = F.one_hot(target, 10).double()
+            per_sample(y, torch.softmax(leaf, -1)).mean().backward()
+            return leaf.grad
+
+        reference = gradient(genome.evaluate)
+        if not torch.isfinite(reference).all():
+            continue
+        total += 1
+        good += bool(torch.isfinite(gradient(Loss.from_genome(genome).torch())).all())
+    assert total >= 80 and good / total >= 0.99
+
+
+def test_per_sample_shape_and_dtype_follow_the_inputs():
+    per_sample = zoo.get("baikal").torch()
+    y, yhat = protected_inputs(0, 0.1)
+    assert per_sample(y, yhat).shape == (16,)
+    assert per_sample(y.float(), yhat.float()).dtype == torch.float32
+
+
+def test_loss_check_uses_the_binary_phenotype_for_expressions():
+    assert Loss.parse("-y*log(yhat)").check().flip is False
+    assert Loss.parse("y*log(yhat)").check().flip is True
+    assert not Loss.parse("yhat*(1 - yhat)").check().valid
+    assert np.all(np.diff(Loss.parse("-y*log(yhat)").binary_curve()) > 0)
