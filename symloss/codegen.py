@@ -1,7 +1,8 @@
 """SymPy -> torch: symloss's own small printer, driven by the operation table.
 
-The printer knows SymPy's arithmetic (Add, Mul, Pow, Max, Min, numbers, y and yhat);
-every other function is printed with the torch form that `symloss.ops` gives it.
+The printer knows SymPy's arithmetic (Add, Mul, Pow, Max, Min, numbers, y and yhat, and
+the cos, cosh, sign and Heaviside functions that derivatives and simplify bring); every other function is printed
+with the torch form that `symloss.ops` gives it.
 Common subexpressions are computed once (sympy.cse); numeric subexpressions are folded
 to float literals, which torch applies in the inputs' dtype and on their device.
 """
@@ -88,6 +89,20 @@ class TorchPrinter:
             limit = (max if pair == "maximum" else min)(float(c) for c in constants)
             text = f"torch.clamp({text}, {bound}={limit!r})"
         return text
+
+    def _print_cos(self, expr: sp.Basic) -> str:
+        return f"torch.cos({self.doprint(expr.args[0])})"
+
+    def _print_cosh(self, expr: sp.Basic) -> str:
+        return f"torch.cosh({self.doprint(expr.args[0])})"
+
+    def _print_sign(self, expr: sp.Basic) -> str:
+        return f"torch.sign({self.doprint(expr.args[0])})"
+
+    def _print_Heaviside(self, expr: sp.Basic) -> str:
+        if len(expr.args) > 1 and expr.args[1] != sp.S.Half:
+            raise ExpressionError(f"no torch form for {expr}")
+        return f"0.5 * (torch.sign({self.doprint(expr.args[0])}) + 1)"
 
     def _print_Max(self, expr: sp.Max) -> str:
         return self._print_extremum(expr, "maximum", "min")

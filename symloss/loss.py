@@ -82,10 +82,24 @@ class Loss:
 
         return per_sample
 
-    def module(self, label_smoothing: float | None = None) -> "LossModule":
-        """A drop-in criterion: forward(logits, target) -> mean loss."""
+    @cached_property
+    def _gradient(self) -> codegen.Term | None:
+        """df/dyhat compiled from SymPy's derivative, or None when it has no torch form."""
+        try:
+            return codegen.compile_term(sp.diff(self.expr, symbolic.YHAT))
+        except ExpressionError:
+            return None
+
+    def module(self, label_smoothing: float | None = None, fused: bool = True) -> "LossModule":
+        """A drop-in criterion: forward(logits, target) -> mean loss.
+
+        `fused` computes softmax, the loss and its symbolic gradient in one autograd node
+        (faster; first derivatives only); it falls back to autograd through the term
+        when the derivative has no torch form or the targets require a gradient.
+        """
         smoothing = self.label_smoothing if label_smoothing is None else label_smoothing
-        return LossModule(self.torch(), smoothing, repr(self))
+        gradient = self._gradient if fused else None
+        return LossModule(self._term, gradient, smoothing, repr(self))
 
     # ---- phenotype and validity -----------------------------------------------------
     def binary_curve(self) -> np.ndarray:
@@ -98,14 +112,34 @@ class Loss:
         return phenotype.integrity(self.binary_curve())
 
 
+class _SoftmaxLoss(torch.autograd.Function):
+    """mean_b sum_c f(y, softmax(z)) with the backward from df/dyhat and the softmax Jacobian."""
+
+    @staticmethod
+    def forward(ctx, logits, y, term, gradient):
+        yhat = torch.softmax(logits, dim=-1)
+        ctx.save_for_backward(y, yhat)
+        ctx.gradient = gradient
+        return term(y, yhat).sum() / logits.shape[0]
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        y, yhat = ctx.saved_tensors
+        g = ctx.gradient(y, yhat)
+        grad_logits = yhat * (g - (g * yhat).sum(dim=-1, keepdim=True))
+        return grad_logits * (grad_output / yhat.shape[0]), None, None, None
+
+
 class LossModule(nn.Module):
     """torch.nn.Module wrapper: yhat = softmax(logits); targets are indices or probabilities."""
 
-    def __init__(self, per_sample: PerSample, label_smoothing: float = 0.0, description: str = ""):
+    def __init__(self, term: codegen.Term, gradient: codegen.Term | None = None,
+                 label_smoothing: float = 0.0, description: str = ""):
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ExpressionError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
-        self.per_sample = per_sample
+        self.term = term
+        self.gradient = gradient
         self.label_smoothing = label_smoothing
         self.description = description
 
@@ -119,8 +153,9 @@ class LossModule(nn.Module):
             y = target.to(logits.dtype)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + self.label_smoothing / classes
-        yhat = torch.softmax(logits, dim=-1)
-        return self.per_sample(y, yhat).mean()
+        if self.gradient is not None and not y.requires_grad:
+            return _SoftmaxLoss.apply(logits, y, self.term, self.gradient)
+        return self.term(y, torch.softmax(logits, dim=-1)).sum(dim=-1).mean()
 
     def extra_repr(self) -> str:
         return f"{self.description}, label_smoothing={self.label_smoothing}"

@@ -110,12 +110,19 @@ class BesselI0(Primitive):
     positive = True
     numeric = staticmethod(lambda u: float(scipy.special.i0(u)))
 
+    def fdiff(self, argindex=1):
+        return BesselI1(self.args[0])
+
 
 class BesselI0e(Primitive):
     latex_form = r"e^{-\left|$a\right|} I_{0}\left($a\right)"
     parity = 1
     positive = True
     numeric = staticmethod(lambda u: float(scipy.special.i0e(u)))
+
+    def fdiff(self, argindex=1):
+        u = self.args[0]
+        return BesselI1e(u) - sp.sign(u) * self
 
 
 class BesselI1(Primitive):

@@ -114,3 +114,32 @@ def test_loss_check_uses_the_binary_phenotype_for_expressions():
     assert Loss.parse("y*log(yhat)").check().flip is True
     assert not Loss.parse("yhat*(1 - yhat)").check().valid
     assert np.all(np.diff(Loss.parse("-y*log(yhat)").binary_curve()) > 0)
+
+
+def test_fused_gradient_equals_autograd_through_the_term():
+    agree = total = 0
+    for seed in range(120):
+        loss = Loss.from_genome(Genome.random(seed + 5000))
+        logits = logits_batch(batch=16, seed=seed, spread=4.0)
+        target = torch.arange(16) % 10
+        results = []
+        for fused in (True, False):
+            leaf = logits.clone().requires_grad_(True)
+            value = loss.module(label_smoothing=0.1, fused=fused)(leaf, target)
+            value.backward()
+            results.append((value.detach(), leaf.grad))
+        (fused_value, fused_grad), (plain_value, plain_grad) = results
+        if not (torch.isfinite(plain_grad).all() and torch.isfinite(plain_value)):
+            continue
+        total += 1
+        agree += bool(torch.allclose(fused_value, plain_value, rtol=1e-6)
+                      and torch.allclose(fused_grad, plain_grad, rtol=1e-4, atol=1e-7))
+    assert total >= 100 and agree / total >= 0.99
+
+
+def test_fused_path_falls_back_when_targets_need_a_gradient():
+    criterion = zoo.get("ce").module()
+    logits = logits_batch(batch=4, classes=3).requires_grad_(True)
+    soft = torch.full((4, 3), 1 / 3, dtype=torch.float64, requires_grad=True)
+    criterion(logits, soft).backward()
+    assert soft.grad is not None and logits.grad is not None
