@@ -114,6 +114,8 @@ def main() -> None:
         "benchmark": "loss_overhead",
         "batch": BATCH,
         "genomes": len(randoms),
+        "fused": {"ce_genome": ce.with_gradient is not None,  # module() default: fused autograd node
+                  "random_genomes": sum(m.with_gradient is not None for m in randoms)},
         "seed": args.seed,
         "timing": timing,
         "results": results,

@@ -1,24 +1,25 @@
 """SymPy -> torch: symloss's own small printer, driven by the operation table.
 
-The printer knows SymPy's arithmetic (Add, Mul, Pow, Max, Min, numbers, y and yhat, and
-the cos, cosh, sign and Heaviside functions that derivatives and simplify bring); every other function is printed
-with the torch form that `symloss.ops` gives it.
-Common subexpressions are computed once (sympy.cse); numeric subexpressions are folded
-to float literals, which torch applies in the inputs' dtype and on their device.
+The printer knows SymPy's arithmetic (Add, Mul, Pow, Max, Min, log, numbers, y, yhat and
+EPS), and the cos, cosh, sign and Heaviside functions that simplification and derivatives
+bring; every other function is printed with the torch form that `symloss.ops` gives it.
+Before printing, the protected primitives are written with an explicit EPS symbol
+(ln(u + EPS), 1/(u + EPS)) so that common subexpressions, u + EPS included, are computed
+once (sympy.cse); numeric subexpressions are folded to float literals, which torch applies
+in the inputs' dtype and on their device.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from string import Template
-from typing import Callable
 
 import sympy as sp
 import torch
 
 from .errors import ExpressionError
-from .ops import TORCH_HEADS, TORCH_NAMESPACE
+from .ops import TORCH_HEADS, TORCH_NAMESPACE, PInv, PLog
 
-Term = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EPS_SYMBOL = sp.Symbol("EPS", positive=True)
 
 
 class TorchPrinter:
@@ -44,24 +45,34 @@ class TorchPrinter:
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return expr.name
 
+    def _print_log(self, expr: sp.log) -> str:
+        return f"torch.log({self.doprint(expr.args[0])})"
+
     def _print_Add(self, expr: sp.Add) -> str:
         return " + ".join(f"({self.doprint(term)})" for term in expr.args)
 
     def _print_Mul(self, expr: sp.Mul) -> str:
+        """coeff * numerator / denominator; a log factor fuses with the rest as xlogy."""
         coeff, rest = expr.as_coeff_Mul()
-        numerator, denominator = [], []
+        numerator, denominator, logs = [], [], []
         for factor in sp.Mul.make_args(rest):
             if factor.is_Pow and factor.exp.is_number and factor.exp.is_negative:
-                denominator.append(factor.base ** -factor.exp)
+                denominator.append(f"({self.doprint(factor.base ** -factor.exp)})")
+            elif isinstance(factor, sp.log) and not logs:
+                logs.append(factor)
             else:
                 numerator.append(factor)
         text = " * ".join(f"({self.doprint(f)})" for f in numerator)
-        if coeff == -1 and numerator:
+        if logs and text:
+            text = f"torch.special.xlogy({text}, {self.doprint(logs[0].args[0])})"
+        elif logs:
+            text = self._print_log(logs[0])
+        if coeff == -1 and text:
             text = f"-({text})"
-        elif coeff != 1 or not numerator:
-            text = f"{self._print_number(coeff)} * {text}" if numerator else self._print_number(coeff)
+        elif coeff != 1 or not text:
+            text = f"{self._print_number(coeff)} * ({text})" if text else self._print_number(coeff)
         if denominator:
-            text = f"({text}) / ({' * '.join(f'({self.doprint(f)})' for f in denominator)})"
+            text = f"({text}) / ({' * '.join(denominator)})"
         return text
 
     def _print_Pow(self, expr: sp.Pow) -> str:
@@ -90,6 +101,12 @@ class TorchPrinter:
             text = f"torch.clamp({text}, {bound}={limit!r})"
         return text
 
+    def _print_Max(self, expr: sp.Max) -> str:
+        return self._print_extremum(expr, "maximum", "min")
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return self._print_extremum(expr, "minimum", "max")
+
     def _print_cos(self, expr: sp.Basic) -> str:
         return f"torch.cos({self.doprint(expr.args[0])})"
 
@@ -104,11 +121,10 @@ class TorchPrinter:
             raise ExpressionError(f"no torch form for {expr}")
         return f"0.5 * (torch.sign({self.doprint(expr.args[0])}) + 1)"
 
-    def _print_Max(self, expr: sp.Max) -> str:
-        return self._print_extremum(expr, "maximum", "min")
 
-    def _print_Min(self, expr: sp.Min) -> str:
-        return self._print_extremum(expr, "minimum", "max")
+def explicit_eps(expr: sp.Basic) -> sp.Basic:
+    """PLog and PInv written out with the EPS symbol."""
+    return expr.replace(lambda e: isinstance(e, (PLog, PInv)), lambda e: e.explicit(EPS_SYMBOL))
 
 
 def fold_numbers(expr: sp.Basic) -> sp.Basic:
@@ -121,31 +137,61 @@ def fold_numbers(expr: sp.Basic) -> sp.Basic:
 
 
 @lru_cache(maxsize=4096)
-def term_source(expr: sp.Expr, name: str = "term") -> str:
-    """Python source of `def name(y, yhat)` returning the elementwise term (maybe a float)."""
-    folded = fold_numbers(expr)
+def term_source(exprs: tuple[sp.Expr, ...], name: str = "term") -> str:
+    """Python source of `def name(y, yhat)` returning a tuple of the expressions' values."""
     printer = TorchPrinter()
-    temporaries, (reduced,) = sp.cse(folded, symbols=sp.numbered_symbols("_t"), optimizations=None)
+    temporaries, reduced = sp.cse([explicit_eps(fold_numbers(e)) for e in exprs],
+                                  symbols=sp.numbered_symbols("_t"), optimizations=None)
     lines = [f"def {name}(y, yhat):"]
     lines += [f"    {symbol} = {printer.doprint(value)}" for symbol, value in temporaries]
-    lines.append(f"    return {printer.doprint(reduced)}")
+    lines.append(f"    return ({', '.join(printer.doprint(r) for r in reduced)},)")
     return "\n".join(lines) + "\n"
 
 
-def compile_term(expr: sp.Expr) -> Term:
-    """The elementwise term as a torch function of (y, yhat), broadcast to their shape."""
-    source = term_source(expr)
-    namespace = dict(TORCH_NAMESPACE)
-    exec(compile(source, "<symloss term>", "exec"), namespace)  # noqa: S102
-    raw = namespace["term"]
-    uses_yhat = any(symbol.name == "yhat" for symbol in expr.free_symbols)
+def _factor(expr: sp.Expr) -> tuple[float, sp.Expr]:
+    coefficient, body = expr.as_coeff_Mul() if expr.is_Mul else (sp.S.One, expr)
+    return float(coefficient), body
 
-    def term(y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
-        value = raw(y, yhat)
-        if not uses_yhat:  # keep a (zero) gradient path to the prediction, and the batch shape
+
+class CompiledTerm:
+    """Elementwise terms f_i(y, yhat) in one torch function, each kept as coefficient * body
+    so that reductions fold the factor in. The first term is the loss; a second, when
+    given, is usually its derivative, and shares subexpressions with it."""
+
+    def __init__(self, *exprs: sp.Expr):
+        factors = [_factor(e) for e in exprs]
+        self.coefficients = [c for c, _ in factors]
+        self.source = term_source(tuple(body for _, body in factors))
+        namespace = dict(TORCH_NAMESPACE)
+        exec(compile(self.source, "<symloss term>", "exec"), namespace)  # noqa: S102
+        self.body = namespace["term"]
+        self.uses_yhat = [any(s.name == "yhat" for s in e.free_symbols) for e in exprs]
+
+    def factored(self, y: torch.Tensor, yhat: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
+        """(body, coefficient) of each term; a body not of the inputs' shape comes back whole."""
+        results = []
+        for index, value in enumerate(self.body(y, yhat)):
+            if isinstance(value, torch.Tensor) and value.shape == yhat.shape == y.shape:
+                results.append((value, self.coefficients[index]))
+            else:
+                results.append((self._whole(index, value, y, yhat), 1.0))
+        return results
+
+    def _whole(self, index: int, value, y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
+        coefficient = self.coefficients[index]
+        if coefficient != 1:
+            value = -value if coefficient == -1 else value * coefficient
+        if not self.uses_yhat[index]:  # keep a (zero) gradient path to the prediction, and the shape
             return yhat * 0 + value
-        shape = torch.broadcast_shapes(y.shape, yhat.shape)
-        return value if value.shape == shape else value.expand(shape)
+        if value.shape == yhat.shape == y.shape:
+            return value
+        return value.expand(torch.broadcast_shapes(y.shape, yhat.shape))
 
-    term.source = source
-    return term
+    def __call__(self, y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
+        """The first term, broadcast to the inputs' shape."""
+        return self._whole(0, self.body(y, yhat)[0], y, yhat)
+
+    def batch_mean(self, y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
+        """Mean over the batch of the per-sample loss (the first term summed over classes)."""
+        value, coefficient = self.factored(y, yhat)[0]
+        return value.mean() * (coefficient * yhat.shape[-1])

@@ -7,7 +7,6 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import codegen, phenotype, symbolic
@@ -66,10 +65,10 @@ class Loss:
 
     # ---- torch -------------------------------------------------------------------------
     @cached_property
-    def _term(self) -> codegen.Term:
-        return codegen.compile_term(self.expr)
+    def _term(self) -> codegen.CompiledTerm:
+        return codegen.CompiledTerm(self.expr)
 
-    def term(self) -> codegen.Term:
+    def term(self) -> codegen.CompiledTerm:
         """f(y, yhat) -> the elementwise term, shape of the broadcast inputs."""
         return self._term
 
@@ -83,10 +82,10 @@ class Loss:
         return per_sample
 
     @cached_property
-    def _gradient(self) -> codegen.Term | None:
-        """df/dyhat compiled from SymPy's derivative, or None when it has no torch form."""
+    def _with_gradient(self) -> codegen.CompiledTerm | None:
+        """f and df/dyhat (SymPy's derivative) in one function, or None when it has no torch form."""
         try:
-            return codegen.compile_term(sp.diff(self.expr, symbolic.YHAT))
+            return codegen.CompiledTerm(self.expr, sp.diff(self.expr, symbolic.YHAT))
         except ExpressionError:
             return None
 
@@ -98,8 +97,7 @@ class Loss:
         when the derivative has no torch form or the targets require a gradient.
         """
         smoothing = self.label_smoothing if label_smoothing is None else label_smoothing
-        gradient = self._gradient if fused else None
-        return LossModule(self._term, gradient, smoothing, repr(self))
+        return LossModule(self._term, self._with_gradient if fused else None, smoothing, repr(self))
 
     # ---- phenotype and validity -----------------------------------------------------
     def binary_curve(self) -> np.ndarray:
@@ -113,33 +111,34 @@ class Loss:
 
 
 class _SoftmaxLoss(torch.autograd.Function):
-    """mean_b sum_c f(y, softmax(z)) with the backward from df/dyhat and the softmax Jacobian."""
+    """mean_b sum_c f(y, softmax(z)), its backward from df/dyhat and the softmax Jacobian."""
 
     @staticmethod
-    def forward(ctx, logits, y, term, gradient):
+    def forward(ctx, logits, y, with_gradient):
         yhat = torch.softmax(logits, dim=-1)
-        ctx.save_for_backward(y, yhat)
-        ctx.gradient = gradient
-        return term(y, yhat).sum() / logits.shape[0]
+        (value, value_coefficient), (gradient, gradient_coefficient) = with_gradient.factored(y, yhat)
+        ctx.save_for_backward(yhat, gradient)
+        ctx.scale = gradient_coefficient / yhat.shape[0]
+        return value.mean() * (value_coefficient * yhat.shape[-1])
 
     @staticmethod
     def backward(ctx, grad_output):
-        y, yhat = ctx.saved_tensors
-        g = ctx.gradient(y, yhat)
-        grad_logits = yhat * (g - (g * yhat).sum(dim=-1, keepdim=True))
-        return grad_logits * (grad_output / yhat.shape[0]), None, None, None
+        yhat, gradient = ctx.saved_tensors
+        g_yhat = gradient * yhat
+        grad_logits = torch.addcmul(g_yhat, yhat, g_yhat.sum(dim=-1, keepdim=True), value=-1)
+        return grad_logits.mul_(grad_output * ctx.scale), None, None
 
 
 class LossModule(nn.Module):
     """torch.nn.Module wrapper: yhat = softmax(logits); targets are indices or probabilities."""
 
-    def __init__(self, term: codegen.Term, gradient: codegen.Term | None = None,
+    def __init__(self, term: codegen.CompiledTerm, with_gradient: codegen.CompiledTerm | None = None,
                  label_smoothing: float = 0.0, description: str = ""):
         super().__init__()
         if not 0.0 <= label_smoothing < 1.0:
             raise ExpressionError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.term = term
-        self.gradient = gradient
+        self.with_gradient = with_gradient  # the fused path, when it compiles
         self.label_smoothing = label_smoothing
         self.description = description
 
@@ -148,14 +147,14 @@ class LossModule(nn.Module):
             logits = logits.float()
         classes = logits.shape[-1]
         if target.dim() == logits.dim() - 1:
-            y = F.one_hot(target.long(), classes).to(logits.dtype)
+            y = torch.zeros_like(logits, requires_grad=False).scatter_(-1, target.long().unsqueeze(-1), 1.0)
         else:
             y = target.to(logits.dtype)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + self.label_smoothing / classes
-        if self.gradient is not None and not y.requires_grad:
-            return _SoftmaxLoss.apply(logits, y, self.term, self.gradient)
-        return self.term(y, torch.softmax(logits, dim=-1)).sum(dim=-1).mean()
+        if self.with_gradient is not None and not y.requires_grad:
+            return _SoftmaxLoss.apply(logits, y, self.with_gradient)
+        return self.term.batch_mean(y, torch.softmax(logits, dim=-1))
 
     def extra_repr(self) -> str:
         return f"{self.description}, label_smoothing={self.label_smoothing}"
@@ -169,7 +168,7 @@ def _simplified(raw: sp.Expr, budget_s: float) -> tuple[sp.Expr, bool]:
     if symbolic.undefined_reason(expr) is not None:
         return raw, finished
     try:
-        codegen.term_source(expr)
+        codegen.term_source((expr,))
     except ExpressionError:
         return raw, finished
     return expr, finished

@@ -69,7 +69,10 @@ class PLog(Primitive):
     """ln(u + eps); the ops apply it to |x|, so its argument is never negative."""
 
     latex_form = r"\log\left($a\right)"
-    torch_form = "torch.log($a + EPS)"
+
+    def explicit(self, eps: sp.Expr) -> sp.Expr:
+        """The same value with eps as an explicit term: ln(u + eps)."""
+        return sp.log(self.args[0] + eps)
 
     @staticmethod
     def numeric(u):
@@ -83,6 +86,10 @@ class PInv(Primitive):
     """1 / (u + eps), the protected reciprocal."""
 
     latex_form = r"\frac{1}{$a}"
+
+    def explicit(self, eps: sp.Expr) -> sp.Expr:
+        """The same value with eps as an explicit term: 1 / (u + eps)."""
+        return 1 / (self.args[0] + eps)
 
     @staticmethod
     def numeric(u):
@@ -192,7 +199,7 @@ UNARY = (
     _unary("asinh", 12, sp.asinh, "torch.asinh($a)", r"\operatorname{arsinh}\left($a\right)", sp.asinh),
     _unary("tanh", 13, sp.tanh, "torch.tanh($a)", r"\tanh\left($a\right)", sp.tanh),
     _unary("atan", 14, sp.atan, "torch.atan($a)", r"\arctan\left($a\right)", sp.atan),
-    _unary("reciprocal", 15, PInv, "1 / ($a + EPS)", r"\frac{1}{$a}", PInv),
+    _unary("reciprocal", 15, PInv, "1 / ($a + EPS)", r"\frac{1}{$a}"),
     _unary("bessel_i0", 16, BesselI0, "torch.special.i0($a)", r"I_{0}\left($a\right)", BesselI0),
     _unary("bessel_i0e", 17, BesselI0e, "torch.special.i0e($a)",
            r"e^{-\left|$a\right|} I_{0}\left($a\right)", BesselI0e),
@@ -228,8 +235,6 @@ OPS: dict[str, Op] = {op.name: op for op in UNARY + BINARY}
 UNARY_NAMES = tuple(op.name for op in UNARY)
 BINARY_NAMES = tuple(op.name for op in BINARY)
 
-# SymPy function -> torch template, for the printer: the ops that are one SymPy
-# function, and the primitives that no single op is (PLog).
+# SymPy function -> torch template, for the printer: the ops that are one SymPy function.
 TORCH_HEADS: dict[type, str] = {op.head: op.torch for op in OPS.values() if op.head is not None}
-TORCH_HEADS[PLog] = PLog.torch_form
 
