@@ -15,3 +15,7 @@ class ExpressionError(SymlossError, ValueError):
 
 class DataError(SymlossError, RuntimeError):
     """A data set is missing or unreadable."""
+
+
+class ConfigError(SymlossError, ValueError):
+    """An unknown preset, technique, model or option."""

@@ -1,0 +1,208 @@
+"""The five augmentation techniques, applied to whole batches on the training device.
+
+Every image gets its own random draw (crop offset, flip, cutout position, RandAugment
+operations and signs, mixup weight and partner). torchvision's v2 functional ops do
+the pixel work; they take one parameter per call, so images that drew the same
+operation and sign are transformed together.
+
+`build(name, num_classes, **params)(images, targets) -> (images, soft_targets)`:
+images uint8 or float in [0, 1], (B, C, H, W); targets (B,) class indices or (B, C)
+probabilities; the output images are float in [0, 1], the targets rows summing to 1.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.transforms.v2 import functional as TF
+
+from .errors import ConfigError
+
+TECHNIQUES = ("base", "cutout", "mixup", "randaug", "all")
+REFERENCE_SIZE = 32  # the sizes below are given at 32x32 and scaled with the image
+
+
+@dataclass(frozen=True)
+class Params:
+    pad: int = 4  # zero padding before the random crop (px at 32x32)
+    cutout_size: int = 16  # side of the zeroed square (px at 32x32)
+    mixup_alpha: float = 1.0  # Beta(alpha, alpha) weights
+    randaug_n: int = 2  # operations per image
+    randaug_m: int = 9  # magnitude, 0..30
+    flip: bool = True
+
+
+# RandAugment (Cubuk et al. 2020) over 31 magnitude bins: name -> (magnitude at bin m of
+# an image of width w, signed); None: no magnitude.
+RANDAUG_BINS = 31
+RANDAUG_OPS: dict[str, tuple[Callable[[int, int], float] | None, bool]] = {
+    "identity": (None, False),
+    "shear_x": (lambda m, w: 0.3 * m / 30, True),
+    "shear_y": (lambda m, w: 0.3 * m / 30, True),
+    "translate_x": (lambda m, w: 150 / 331 * w * m / 30, True),
+    "translate_y": (lambda m, w: 150 / 331 * w * m / 30, True),
+    "rotate": (lambda m, w: 30.0 * m / 30, True),
+    "brightness": (lambda m, w: 0.9 * m / 30, True),
+    "color": (lambda m, w: 0.9 * m / 30, True),
+    "contrast": (lambda m, w: 0.9 * m / 30, True),
+    "sharpness": (lambda m, w: 0.9 * m / 30, True),
+    "posterize": (lambda m, w: float(round(8 - m / 7.5)), False),
+    "solarize": (lambda m, w: 1.0 - m / 30, False),
+    "autocontrast": (None, False),
+    "equalize": (None, False),
+}
+
+
+def _apply_randaug_op(images: torch.Tensor, name: str, magnitude: float) -> torch.Tensor:
+    """One RandAugment operation on a uint8 batch, with one magnitude for all of it."""
+    shear = math.degrees(math.atan(magnitude))
+    if name == "identity":
+        return images
+    if name in ("shear_x", "shear_y"):
+        return TF.affine(images, angle=0.0, translate=[0, 0], scale=1.0, center=[0, 0],
+                         shear=[shear, 0.0] if name == "shear_x" else [0.0, shear])
+    if name in ("translate_x", "translate_y"):
+        offset = [int(magnitude), 0] if name == "translate_x" else [0, int(magnitude)]
+        return TF.affine(images, angle=0.0, translate=offset, scale=1.0, shear=[0.0, 0.0])
+    if name == "rotate":
+        return TF.rotate(images, angle=magnitude)
+    if name == "brightness":
+        return TF.adjust_brightness(images, 1.0 + magnitude)
+    if name == "color":
+        return TF.adjust_saturation(images, 1.0 + magnitude)
+    if name == "contrast":
+        return TF.adjust_contrast(images, 1.0 + magnitude)
+    if name == "sharpness":
+        return TF.adjust_sharpness(images, 1.0 + magnitude)
+    if name == "posterize":
+        return TF.posterize(images, bits=int(magnitude))
+    if name == "solarize":
+        return TF.solarize(images, threshold=255.0 * magnitude)
+    if name == "autocontrast":
+        return TF.autocontrast(images)
+    return TF.equalize(images)
+
+
+def _scaled(pixels: int, size: int) -> int:
+    return max(1, round(pixels * size / REFERENCE_SIZE)) if pixels else 0
+
+
+def _as_uint8(images: torch.Tensor) -> torch.Tensor:
+    if images.dtype == torch.uint8:
+        return images
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _as_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float() / 255 if images.dtype == torch.uint8 else images.float()
+
+
+def one_hot(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    if targets.dim() == 2:
+        return targets.float()
+    return F.one_hot(targets.long(), num_classes).float()
+
+
+def crop_and_flip(images: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None) -> torch.Tensor:
+    """Zero-pad, crop back at a random offset per image, flip half the images (per image)."""
+    batch, _, height, width = images.shape
+    device = images.device
+    if pad:
+        padded = F.pad(images, (pad, pad, pad, pad))
+        top = torch.randint(0, 2 * pad + 1, (batch,), device=device, generator=generator)
+        left = torch.randint(0, 2 * pad + 1, (batch,), device=device, generator=generator)
+        rows = (top[:, None] + torch.arange(height, device=device))[:, None, :, None]
+        cols = (left[:, None] + torch.arange(width, device=device))[:, None, None, :]
+        channels = torch.arange(images.shape[1], device=device)[None, :, None, None]
+        images = padded[torch.arange(batch, device=device)[:, None, None, None], channels, rows, cols]
+    if flip:
+        mirrored = torch.rand(batch, device=device, generator=generator) < 0.5
+        images = torch.where(mirrored[:, None, None, None], images.flip(-1), images)
+    return images
+
+
+def cutout(images: torch.Tensor, size: int, generator: torch.Generator | None) -> torch.Tensor:
+    """Zero one size x size square per image, centred anywhere (clipped at the borders)."""
+    batch, _, height, width = images.shape
+    device = images.device
+    cy = torch.randint(0, height, (batch, 1, 1), device=device, generator=generator)
+    cx = torch.randint(0, width, (batch, 1, 1), device=device, generator=generator)
+    ys = torch.arange(height, device=device)[None, :, None]
+    xs = torch.arange(width, device=device)[None, None, :]
+    low = size // 2
+    inside = (ys >= cy - low) & (ys < cy - low + size) & (xs >= cx - low) & (xs < cx - low + size)
+    return images.masked_fill(inside[:, None], 0)
+
+
+def randaugment(images: torch.Tensor, n: int, m: int, generator: torch.Generator | None) -> torch.Tensor:
+    """RandAugment with each image's own operations and signs (uint8 in and out)."""
+    images = images.clone()
+    names = list(RANDAUG_OPS)
+    width = images.shape[-1]
+    device = images.device
+    for _ in range(n):
+        chosen = torch.randint(0, len(names), (len(images),), device=device, generator=generator)
+        negative = torch.rand(len(images), device=device, generator=generator) < 0.5
+        for index in chosen.unique().tolist():
+            magnitude_of, signed = RANDAUG_OPS[names[index]]
+            magnitude = magnitude_of(m, width) if magnitude_of else 0.0
+            drew = chosen == index
+            groups = [(drew & ~negative, magnitude), (drew & negative, -magnitude)] if signed else [(drew, magnitude)]
+            for picked, value in groups:
+                if picked.any():
+                    images[picked] = _apply_randaug_op(images[picked], names[index], value)
+    return images
+
+
+def mixup(images: torch.Tensor, soft: torch.Tensor, alpha: float, generator: torch.Generator | None):
+    """Each image mixed with a random partner by its own weight lambda ~ Beta(alpha, alpha)."""
+    batch = len(images)
+    device = images.device
+    seed = int(torch.randint(0, 2**62, (1,), device=device, generator=generator))
+    lam = torch.from_numpy(np.random.default_rng(seed).beta(alpha, alpha, batch)).float().to(device)
+    partner = torch.randperm(batch, device=device, generator=generator)
+    weights = lam[:, None, None, None]
+    mixed = images * weights + images[partner] * (1 - weights)
+    return mixed, soft * lam[:, None] + soft[partner] * (1 - lam[:, None])
+
+
+class Augment:
+    """One technique as a callable on batches."""
+
+    def __init__(self, name: str, num_classes: int, params: Params):
+        if name not in TECHNIQUES:
+            raise ConfigError(f"unknown augmentation technique {name!r} (known: {', '.join(TECHNIQUES)})")
+        self.name = name
+        self.num_classes = num_classes
+        self.params = params
+
+    def __call__(self, images: torch.Tensor, targets: torch.Tensor,
+                 generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        size = images.shape[-1]
+        p = self.params
+        out = crop_and_flip(images, _scaled(p.pad, size), p.flip, generator)
+        if self.name in ("randaug", "all"):
+            out = randaugment(_as_uint8(out), p.randaug_n, p.randaug_m, generator)
+        if self.name in ("cutout", "all"):
+            out = cutout(out, _scaled(p.cutout_size, size), generator)
+        out = _as_float(out)
+        soft = one_hot(targets, self.num_classes).to(out.device)
+        if self.name in ("mixup", "all"):
+            out, soft = mixup(out, soft, p.mixup_alpha, generator)
+        return out, soft
+
+    def __repr__(self) -> str:
+        return f"Augment({self.name!r}, {self.params})"
+
+
+def build(name: str, num_classes: int, **params) -> Augment:
+    """The technique `name` with its parameters (pad, cutout_size, mixup_alpha, randaug_n, randaug_m, flip)."""
+    known = {f.name for f in fields(Params)}
+    unknown = set(params) - known
+    if unknown:
+        raise ConfigError(f"unknown augmentation parameter(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+    return Augment(name, num_classes, Params(**params))
