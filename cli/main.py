@@ -8,7 +8,7 @@ import click
 
 from symloss import SymlossError, __version__
 
-from . import show
+from . import show, train
 
 
 class SymlossGroup(click.Group):
@@ -41,6 +41,7 @@ def main() -> None:
 
 main.add_command(show.show_command)
 main.add_command(show.random_command)
+main.add_command(train.train_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

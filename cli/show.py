@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
-from symloss import Genome, Loss, zoo
+from symloss import Genome, Loss
 
-
-def resolve_loss(text: str) -> Loss:
-    """A loss from a zoo name, a genome JSON file, or an expression."""
-    if text in zoo.ZOO:
-        return zoo.get(text)
-    if text.endswith(".json") or Path(text).is_file():
-        return Loss.from_genome(Genome.from_json(Path(text).read_text()), name=Path(text).stem)
-    return Loss.parse(text)
+from .common import resolve_loss
 
 
 def describe(loss: Loss) -> list[tuple[str, str]]:

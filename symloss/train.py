@@ -29,7 +29,7 @@ CHECK_EVERY = 25  # steps between reads of the on-device divergence flag (a host
 EVAL_BATCH = 1000
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Progress = Callable[[int, int, dict], None]
+Progress = Callable[[int, int, dict], None]  # (step, total steps, latest validation row)
 
 
 @dataclass
@@ -174,13 +174,13 @@ class _Run:
                                          "train_accuracy": train_accuracy})
                     correct.zero_()
                     seen = 0
-                    if self.progress:
-                        self.progress(step, config.steps, self.history[-1])
                     if (config.early_stop_step is not None and step >= config.early_stop_step
                             and step - config.eval_every < config.early_stop_step
                             and train_accuracy < config.early_stop_accuracy):
                         return result("early_stopped", f"training accuracy {train_accuracy:.3f} < "
                                       f"{config.early_stop_accuracy} at step {step}", best_accuracy)
+                if self.progress:
+                    self.progress(step, config.steps, self.history[-1] if self.history else {})
                 if step >= config.steps:
                     break
         return result("ok", None, best_accuracy)

@@ -76,3 +76,22 @@ def test_installed_console_script_reports_errors_without_traceback():
     result = subprocess.run([str(SCRIPT), "show", "log(("], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_train_prints_the_evaluation():
+    result = run("train", "ce", "--preset", "demo", "--steps", "30", "--json")
+    assert result.exit_code == 0
+    evaluation = json.loads(result.stdout)
+    assert evaluation["status"] == "ok" and evaluation["steps"] == 30 and 0 < evaluation["fitness"] <= 1
+
+
+@pytest.mark.parametrize("args, culprit", [
+    (["train", "ce", "--preset", "nope"], "nope"),
+    (["train", "ce", "--preset", "paper-surrogate"], "data root"),
+    (["train", "ce", "--preset", "paper-surrogate", "--data-root", "/nonexistent/data"], "--download"),
+    (["train", "log((", "--preset", "demo"], "cannot parse"),
+])
+def test_train_errors_are_one_line_and_exit_2(args, culprit):
+    result = run(*args)
+    assert result.exit_code == 2 and culprit in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,40 @@
+"""What several commands share: turning a LOSS argument into a Loss, a progress bar."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tqdm import tqdm
+
+from symloss import Genome, Loss, zoo
+
+
+def resolve_loss(text: str) -> Loss:
+    """A loss from a zoo name, a genome JSON file, or an expression."""
+    if text in zoo.ZOO:
+        return zoo.get(text)
+    if text.endswith(".json") or Path(text).is_file():
+        return Loss.from_genome(Genome.from_json(Path(text).read_text()), name=Path(text).stem)
+    return Loss.parse(text)
+
+
+class StepBar:
+    """A progress callback that opens a tqdm bar on its first call (so errors print cleanly)."""
+
+    def __init__(self, enabled: bool = True, unit: str = "step"):
+        self.enabled, self.unit, self.bar = enabled, unit, None
+
+    def __call__(self, done: int, total: int, row: dict) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit=self.unit, leave=False)
+        self.bar.update(done - self.bar.n)
+        if row:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if isinstance(v, float)}, refresh=False)
+
+    def __enter__(self) -> "StepBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
