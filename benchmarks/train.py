@@ -4,7 +4,7 @@ One step, as in symloss/train.py: forward of `symloss.models.build("resnet9v2", 
 fixed random batch torch.randn(128, 3, 32, 32), the criterion on the float32 logits and
 one-hot float targets (B, C), zero_grad, backward, torch.optim.Adam (lr 1e-3) step. On
 CUDA the model and input are channels_last and the forward runs under bf16 autocast; on
-the CPU everything is plain float32. The criteria:
+the CPU everything is plain float32 (the trainer's divergence check is left out). The criteria:
 
 - "ce_native": torch.nn.functional.cross_entropy(logits, soft_targets) (the baseline),
 - "ce_genome": the module of the CE genome (symloss.zoo.ce_genome() -> symloss.Loss.from_genome),
@@ -17,9 +17,12 @@ loss's time is its median over the rounds. Before each loss's steps the model we
 every loss runs the same model from the same start. CUDA is synchronised around each
 timed block. Reported per device: ms per step, ratios to ce_native (ce_genome, median and
 max random genome), images/s for ce_native, and separately the criterion alone
-(forward+backward on (B, C) logits, no model) in microseconds, to show the absolute loss
-overhead. The CPU defaults (3 warm-up steps, 7 rounds of 1 step) keep a run with 20
-genomes within about five minutes on 2 cores; CUDA defaults to 20 warm-up, 7 rounds of 20.
+(forward+backward on (B, C) float32 logits, no model; interleaved rounds of 200 calls, the
+smallest round mean kept) in microseconds, to show the absolute loss overhead.
+
+A CPU step takes about 1 s on 2 cores: the CPU defaults (3 warm-up steps, 7 rounds of 1
+step, 179 steps in all with 20 genomes) take three to five minutes. CUDA defaults to 20
+warm-up steps and 7 rounds of 20.
 
 Prints one JSON object. Run from the repository root:
 
@@ -57,15 +60,15 @@ def random_losses(n: int, seed: int) -> list[symloss.Loss]:
     return [symloss.Loss.from_genome(g) for g in genomes]
 
 
-def interleaved(criteria: dict, run, warmup: int, rounds: int) -> dict[str, float]:
-    """Per criterion, the median over rounds of the seconds per unit of `run(fn)`."""
+def interleaved(criteria: dict, run, warmup: int, rounds: int, reduce=np.median) -> dict[str, float]:
+    """Per criterion, `reduce` over rounds of the seconds per unit of `run(fn, None)`."""
     for fn in criteria.values():
         run(fn, warmup)
     times: dict[str, list[float]] = {name: [] for name in criteria}
     for _ in range(rounds):
         for name, fn in criteria.items():
             times[name].append(run(fn, None))
-    return {name: float(np.median(t)) for name, t in times.items()}
+    return {name: float(reduce(t)) for name, t in times.items()}
 
 
 def step_times(criteria: dict, device: str, warmup: int, rounds: int, steps: int) -> dict[str, float]:
@@ -108,7 +111,7 @@ def step_times(criteria: dict, device: str, warmup: int, rounds: int, steps: int
 
 
 def criterion_times(criteria: dict, device: str, warmup: int, rounds: int, iters: int) -> dict[str, float]:
-    """Median seconds per criterion forward+backward on (B, C) float32 logits, no model."""
+    """Smallest round mean of seconds per criterion forward+backward on (B, C) float32 logits."""
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(BATCH, CLASSES, generator=generator).to(device).requires_grad_()
@@ -124,7 +127,7 @@ def criterion_times(criteria: dict, device: str, warmup: int, rounds: int, iters
         sync()
         return (time.perf_counter() - start) / n
 
-    return interleaved(criteria, run, warmup, rounds)
+    return interleaved(criteria, run, warmup, rounds, reduce=np.min)  # min: microseconds are fragile
 
 
 def summary(seconds: dict[str, float], names: list[str], scale: float, digits: int) -> dict:
@@ -143,7 +146,8 @@ def main() -> None:
     parser.add_argument("--genomes", type=int, default=20, help="distinct random genomes (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
     parser.add_argument("--warmup", type=int, help="model warm-up steps (default 3 on the CPU, 20 on CUDA)")
-    parser.add_argument("--steps", type=int, help="timed steps per loss per round (default 1 on the CPU, 20 on CUDA)")
+    parser.add_argument("--steps", type=int,
+                        help="timed steps per loss per round (default 1 on the CPU, 20 on CUDA)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 7)")
     args = parser.parse_args()
 

@@ -32,9 +32,13 @@ class StepBar:
         if row:
             self.bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if isinstance(v, float)}, refresh=False)
 
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
     def __enter__(self) -> "StepBar":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.close()

@@ -8,7 +8,7 @@ import click
 
 from symloss import SymlossError, __version__
 
-from . import show, train
+from . import search, show, train
 
 
 class SymlossGroup(click.Group):
@@ -17,6 +17,8 @@ class SymlossGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            raise click.exceptions.Exit(_fail(f"error: {error.format_message()}", 2)) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except (SymlossError, OSError) as error:
@@ -42,6 +44,9 @@ def main() -> None:
 main.add_command(show.show_command)
 main.add_command(show.random_command)
 main.add_command(train.train_command)
+main.add_command(search.evolve_command)
+main.add_command(search.top_command)
+main.add_command(search.eliminate_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

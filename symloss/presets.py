@@ -39,6 +39,27 @@ PRESETS: dict[str, TrainPreset] = {p.name: p for p in (
                 validation=False),
     TrainPreset("demo", "digits", "small_cnn", "adam", 1e-2, 20, 300, 64, 50,
                 early_stop_step=100, early_stop_accuracy=0.35),
+    TrainPreset("demo-long", "digits", "small_cnn", "adam", 1e-2, 20, 600, 64, 100,
+                early_stop_step=100, early_stop_accuracy=0.35),
+    TrainPreset("demo-large", "digits", "small_cnn_wide", "sgd", 0.05, 20, 300, 64, 50, weight_decay=5e-4),
+)}
+
+
+@dataclass(frozen=True)
+class SearchPreset:
+    """A regularized-evolution run: its training preset and the algorithm's sizes."""
+
+    name: str
+    train: str  # a TrainPreset name
+    initial: int
+    population: int
+    tournament: int
+    iterations: int
+
+
+SEARCH_PRESETS: dict[str, SearchPreset] = {p.name: p for p in (
+    SearchPreset("paper", "paper-surrogate", 1_000, 100, 20, 2_000),
+    SearchPreset("demo", "demo", 32, 8, 4, 48),
 )}
 
 
@@ -46,6 +67,12 @@ def get(name: str) -> TrainPreset:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
     return PRESETS[name]
+
+
+def search(name: str) -> SearchPreset:
+    if name not in SEARCH_PRESETS:
+        raise ConfigError(f"unknown search preset {name!r} (known: {', '.join(SEARCH_PRESETS)})")
+    return SEARCH_PRESETS[name]
 
 
 def with_overrides(preset: TrainPreset, **overrides) -> TrainPreset:

@@ -15,6 +15,7 @@ BUILDERS = {
     "wrn28_10": lambda num_classes: WideResNet(depth=28, width=10, num_classes=num_classes),
     "efficientnet_v2_s": efficientnet_v2_s,
     "small_cnn": SmallCNN,
+    "small_cnn_wide": lambda num_classes: SmallCNN(num_classes=num_classes, width=32),
 }
 NAMES = tuple(BUILDERS)
 

@@ -1,0 +1,122 @@
+"""`symloss evolve`, `symloss top`, `symloss eliminate`: run and read searches."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from symloss.augment import TECHNIQUES
+from symloss.presets import SEARCH_PRESETS
+from symloss.search import runs
+from symloss.search.elimination import ELIMINATION_PRESETS
+
+from .common import StepBar
+
+
+def _interrupted(store, run_id, run_dir) -> click.exceptions.Exit:
+    """Ctrl-C: mark the run, say how to resume, exit 130."""
+    store.set_status(run_id, "interrupted")
+    click.echo(f"interrupted: resume with `symloss evolve --resume {run_dir}`", err=True)
+    return click.exceptions.Exit(130)
+
+
+def _best_tracker(bar: StepBar, total: int):
+    state = {"done": 0, "best": 0.0}
+
+    def on_result(row: dict) -> None:
+        state["done"] += 1
+        state["best"] = max(state["best"], row["fitness"])
+        bar(state["done"], total, {"best": state["best"]})
+    return on_result
+
+
+def print_top(rows, baseline=None) -> None:
+    for rank, row in enumerate(rows, 1):
+        click.echo(f"{rank}. fitness {row['fitness']:.4f}  [{row['status']}]  key {row['key']}")
+        click.echo(f"   {row['expression']}")
+        click.echo(f"   $${row['latex']}$$")
+    if baseline is not None:
+        click.echo(f"CE baseline: fitness {baseline.fitness:.4f}  [{baseline.status}]")
+
+
+def _rows(store, evaluations):
+    rows = []
+    for evaluation in evaluations:
+        genome = store.genome(evaluation.key)
+        rows.append({"key": evaluation.key, "fitness": evaluation.fitness, "status": evaluation.status,
+                     "reason": evaluation.reason, "stage": evaluation.stage, "iteration": evaluation.iteration,
+                     "expression": genome["expression"], "latex": genome["latex"], "genome": evaluation.genome})
+    return rows
+
+
+@click.command("evolve")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Where the run's store goes (default: runs/<time>-<preset>-<technique>).")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
+@click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(SEARCH_PRESETS)))
+@click.option("--augment", default="base", show_default=True, type=click.Choice(TECHNIQUES))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--initial", type=click.IntRange(min=1), default=None, help="Random losses evaluated first.")
+@click.option("--population", type=click.IntRange(min=1), default=None, help="Population size.")
+@click.option("--tournament", type=click.IntRange(min=1), default=None, help="Tournament size.")
+@click.option("--iterations", type=click.IntRange(min=0), default=None, help="Children bred and evaluated.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Evaluations in flight.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the training preset's steps.")
+def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, population, tournament, iterations,
+                   concurrency, data_root, steps):
+    """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
+    if resume_dir:
+        store, run_id, spec = runs.reopen(resume_dir)
+        run_dir = resume_dir
+    else:
+        spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations, data_root,
+                               {"steps": steps} if steps else {})
+        run_dir = run_dir or str(runs.default_run_dir(spec))
+        store, run_id = runs.start(run_dir, spec)
+    click.echo(f"run directory: {run_dir}", err=True)
+    with store, StepBar(unit="eval") as bar:
+        try:
+            runs.run_evolution(store, run_id, spec, concurrency, _best_tracker(bar, runs.total_evaluations(spec)))
+        except KeyboardInterrupt:
+            raise _interrupted(store, run_id, run_dir) from None
+        bar.close()
+        click.echo(f"top 5 of {run_dir} ({spec.preset}, {spec.technique}, seed {spec.seed}):")
+        print_top(_rows(store, runs.top(store, run_id, 5)), runs.stored_baseline(store, run_id))
+
+
+@click.command("top")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--all", "show_all", is_flag=True, help="Every evaluated loss.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def top_command(run_dir, count, show_all, as_json):
+    """List the best losses of the run in RUN_DIR."""
+    store, run_id, _ = runs.reopen(run_dir)
+    with store:
+        rows = _rows(store, runs.top(store, run_id, None if show_all else count))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+    else:
+        print_top(rows)
+
+
+@click.command("eliminate")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(ELIMINATION_PRESETS)))
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Shorten every stage's training (a quick look).")
+def eliminate_command(run_dir, preset, concurrency, steps):
+    """Carry the run's best losses through the elimination protocol's stages (resumable)."""
+    store, run_id, spec = runs.reopen(run_dir)
+    with store, StepBar(unit="eval") as bar:
+        try:
+            finalists = runs.run_elimination(store, run_id, spec, preset, concurrency,
+                                             _best_tracker(bar, runs.elimination_size(preset)), steps=steps)
+        except KeyboardInterrupt:
+            raise _interrupted(store, run_id, run_dir) from None
+        bar.close()
+        for rank, finalist in enumerate(finalists, 1):
+            genome = store.genome(finalist.key)
+            click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  key {finalist.key}")
+            click.echo(f"   {genome['expression']}")

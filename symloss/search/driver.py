@@ -1,0 +1,64 @@
+"""The steady-state loop every search stage shares: keep K jobs in flight, record each result.
+
+`propose()` returns the next Pending job (or None when there is none for now); `complete`
+is called once per job, in the order results arrive, with the Evaluation or, for a job
+that needs no training (its loss was already trained in the same setting), with None.
+"""
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import SymlossError
+from ..store import EvaluationRow
+from ..train import Evaluation
+from .jobs import Job
+
+MAX_REASON = 500
+
+
+@dataclass
+class Pending:
+    job: Job
+    cached: EvaluationRow | None  # the earlier training of the same loss in the same setting
+    context: Any  # whatever the stage needs back in `complete`
+
+
+def failure(error: BaseException) -> Evaluation:
+    """A crashed evaluation scores 0 and keeps its reason; the search goes on."""
+    return Evaluation(0.0, "failed", f"{type(error).__name__}: {error}"[:MAX_REASON], 0, 0.0)
+
+
+def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pending | None],
+          complete: Callable[[Pending, Evaluation | None], None]) -> None:
+    """Run proposals through `executor` until `propose` has none and nothing is in flight."""
+    in_flight: dict[Future, Pending] = {}
+    try:
+        while True:
+            while len(in_flight) < executor.concurrency:
+                pending = propose()
+                if pending is None:
+                    break
+                if pending.cached is not None:
+                    complete(pending, None)
+                    continue
+                in_flight[executor.submit(fn, pending.job)] = pending
+            if not in_flight:
+                return
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: list(in_flight).index(f)):
+                pending = in_flight.pop(future)
+                complete(pending, _result(future))
+    finally:
+        for future in in_flight:
+            future.cancel()
+
+
+def _result(future: Future) -> Evaluation:
+    error = future.exception()
+    if error is None:
+        return future.result()
+    if isinstance(error, SymlossError):  # a configuration or data problem: no point going on
+        raise error
+    return failure(error)

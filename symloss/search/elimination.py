@@ -1,0 +1,101 @@
+"""The elimination protocol (PROTOCOL.md 3.3): the best losses of a search, carried stage by
+stage to longer training and a larger model, ranked after each stage by the mean fitness
+of their runs on that stage's preset. Resumable: a stage skips the losses it already ran.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from statistics import fmean
+from typing import Callable, Sequence
+
+from ..genome import Genome
+from ..store import EvaluationRow, Store
+from ..train import Evaluation
+from .driver import Pending, drive
+from .jobs import Candidate, Job
+from .random_search import record
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    preset: str  # the training preset of this stage
+    take: int  # how many of the ranking so far it trains
+    seed_offset: int = 0  # repeated runs on one preset use different seeds
+
+
+ELIMINATION_PRESETS: dict[str, tuple[Stage, ...]] = {
+    "paper": (Stage("surrogate-long", "paper-surrogate-long", 100),
+              Stage("large-1", "paper-wrn", 24),
+              Stage("large-2", "paper-wrn", 12, seed_offset=1),
+              Stage("large-3", "paper-wrn", 6, seed_offset=2)),
+    "demo": (Stage("long", "demo-long", 10),
+             Stage("large-1", "demo-large", 6),
+             Stage("large-2", "demo-large", 4, seed_offset=1),
+             Stage("large-3", "demo-large", 3, seed_offset=2)),
+}
+FINALISTS = 3
+
+
+@dataclass(frozen=True)
+class Ranked:
+    key: str
+    genome: dict
+    fitness: float  # the mean over the runs that ranked it
+    runs: int
+
+
+def best_by_key(evaluations: Sequence[EvaluationRow]) -> list[Ranked]:
+    """Distinct losses by their best fitness (a search's own ranking; ties: the earlier first)."""
+    best: dict[str, EvaluationRow] = {}
+    for evaluation in evaluations:
+        if evaluation.genome is not None and (evaluation.key not in best or evaluation.fitness > best[evaluation.key].fitness):
+            best[evaluation.key] = evaluation
+    ranked = sorted(best.values(), key=lambda e: (-e.fitness, e.id))
+    return [Ranked(e.key, e.genome, e.fitness, 1) for e in ranked]
+
+
+def mean_by_key(evaluations: Sequence[EvaluationRow]) -> list[Ranked]:
+    """Distinct losses by the mean fitness of all their runs (ties: the earlier first)."""
+    runs: dict[str, list[EvaluationRow]] = defaultdict(list)
+    for evaluation in evaluations:
+        runs[evaluation.key].append(evaluation)
+    ranked = sorted(runs.values(), key=lambda rs: (-fmean(r.fitness for r in rs), rs[0].id))
+    return [Ranked(rs[0].key, rs[0].genome, fmean(r.fitness for r in rs), len(rs)) for rs in ranked]
+
+
+def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages: Sequence[Stage],
+              technique: str, make_job: Callable[[Candidate, str, Stage], Job], executor, fn,
+              progress: Callable[[dict], None] | None = None) -> list[Ranked]:
+    """Run (or resume) every stage; returns the finalists ranked by the mean of their last-preset runs."""
+    ranking = best_by_key(source)
+    for index, stage in enumerate(stages):
+        done = {e.key for e in store.evaluations(run_id, stage.name)}
+        todo = iter([r for r in ranking[:stage.take] if r.key not in done])
+
+        def propose(stage=stage, todo=todo) -> Pending | None:
+            ranked = next(todo, None)
+            if ranked is None:
+                return None
+            candidate = Candidate(Genome.from_dict(ranked.genome))
+            job = make_job(candidate, technique, stage)
+            return Pending(job, store.find_training(job.setting, ranked.key), candidate)
+
+        def complete(pending: Pending, evaluation: Evaluation | None, stage=stage) -> None:
+            with store.transaction():
+                record(store, run_id, stage.name, pending, pending.context, None, evaluation)
+            if progress:
+                progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
+
+        drive(executor, fn, propose, complete)
+        ranking = _ranking_after(store, run_id, stages[:index + 1])
+    return ranking[:FINALISTS]
+
+
+def _ranking_after(store: Store, run_id: int, stages: Sequence[Stage]) -> list[Ranked]:
+    """The losses of the last stage, by the mean of all their runs on its preset."""
+    last = stages[-1]
+    present = {e.key for e in store.evaluations(run_id, last.name)}
+    runs = [e for s in stages if s.preset == last.preset for e in store.evaluations(run_id, s.name)]
+    return mean_by_key([e for e in runs if e.key in present])

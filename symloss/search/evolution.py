@@ -1,0 +1,155 @@
+"""Regularized evolution (Real et al. 2019) as the paper ran it (SEARCH_SPACE.md).
+
+Each iteration t draws its randomness from its own generator, seeded by (seed, t): a run
+resumed from the store replays exactly. The algorithm itself is `tournament`,
+`breed` and `age_and_replace`; the rest is bookkeeping.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import phenotype
+from ..errors import ExpressionError, SymlossError
+from ..genome import Genome
+from ..store import EvaluationRow, Store
+from ..train import Evaluation
+from .driver import Pending, drive
+from .jobs import Candidate, Job
+from .random_search import STAGE as RANDOM_STAGE
+from .random_search import plan, random_search, record
+
+EVOLUTION_STREAM = 1
+STAGE = "evolve"
+MAX_PARENT_DRAWS = 100
+
+
+class SearchError(SymlossError, RuntimeError):
+    """The search cannot go on (e.g. no novel child can be bred from the population)."""
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    initial: int  # random losses evaluated first (paper: 1,000)
+    population: int  # the best of them form the population (paper: 100)
+    tournament: int  # members drawn with replacement per tournament (paper: 20)
+    iterations: int  # children bred and evaluated (paper: 2,000)
+    max_attempts: int = 2_500  # mutations tried per parent before drawing another
+    min_distance: float = 0.01  # a child's phenotype must be further than this from every member's
+
+    def __post_init__(self):
+        if not 1 <= self.population <= self.initial:
+            raise SearchError(f"population ({self.population}) must be between 1 and initial ({self.initial})")
+        if self.tournament < 1 or self.iterations < 0:
+            raise SearchError("tournament must be at least 1 and iterations non-negative")
+
+
+@dataclass
+class Member:
+    candidate: Candidate
+    evaluation: EvaluationRow
+    age: int
+
+    @property
+    def fitness(self) -> float:
+        return self.evaluation.fitness
+
+
+def tournament(population: list[Member], size: int, rng: np.random.Generator) -> Member:
+    """The fittest of `size` members drawn uniformly with replacement (the first drawn on ties)."""
+    drawn = rng.integers(len(population), size=size)
+    return population[max(drawn, key=lambda i: population[i].fitness)]
+
+
+def breed(population: list[Member], config: EvolutionConfig, rng: np.random.Generator,
+          taken: set[str]) -> tuple[Member, Candidate, int]:
+    """(parent, child, attempts): a valid child whose key is not in `taken` and whose phenotype
+    is further than min_distance from every member's; a parent that yields none in
+    max_attempts mutations is replaced by another tournament's."""
+    attempts = 0
+    for _ in range(MAX_PARENT_DRAWS):
+        parent = tournament(population, config.tournament, rng)
+        for _ in range(config.max_attempts):
+            attempts += 1
+            child = _novel_child(parent.candidate.genome.mutate(rng), population, config, taken)
+            if child is not None:
+                return parent, child, attempts
+    raise SearchError(f"no novel child after {attempts} mutations: the population has converged")
+
+
+def _novel_child(genome: Genome, population: list[Member], config: EvolutionConfig,
+                 taken: set[str]) -> Candidate | None:
+    verdict = genome.check()
+    if not verdict.valid:
+        return None
+    child = Candidate(genome.with_flip(verdict.flip))
+    if any(phenotype.distance(child.phenotype, m.candidate.phenotype) <= config.min_distance for m in population):
+        return None
+    try:
+        return None if child.key in taken else child
+    except ExpressionError:
+        return None
+
+
+def age_and_replace(population: list[Member], child: Member) -> list[Member]:
+    """Everyone ages by one; the child takes the place of the worst member among the oldest."""
+    for member in population:
+        member.age += 1
+    oldest = max(m.age for m in population)
+    victim = min((i for i, m in enumerate(population) if m.age == oldest), key=lambda i: population[i].fitness)
+    return population[:victim] + [child] + population[victim + 1:]
+
+
+def _member(store: Store, evaluation_id: int, age: int) -> Member:
+    evaluation = store.evaluation(evaluation_id)
+    return Member(Candidate(Genome.from_dict(evaluation.genome)), evaluation, age)
+
+
+def initial_population(store: Store, run_id: int, config: EvolutionConfig) -> list[Member]:
+    """The best `population` of the random phase, all aged 0 (ties: the earlier drawn first)."""
+    ranked = sorted(store.evaluations(run_id, RANDOM_STAGE), key=lambda e: (-e.fitness, e.iteration))
+    return [_member(store, e.id, 0) for e in ranked[:config.population]]
+
+
+def evolve(store: Store, run_id: int, config: EvolutionConfig, technique: str, seed: int,
+           make_job: Callable[[Candidate, str], Job], executor, fn,
+           progress: Callable[[dict], None] | None = None) -> list[Member]:
+    """Run (or resume) the random phase and the evolution; returns the final population."""
+    random_search(store, run_id, plan(seed, config.initial), [technique], make_job, executor, fn, progress)
+    steps = store.iterations(run_id)
+    population = ([_member(store, e, a) for e, a in steps[-1]["population"]] if steps
+                  else initial_population(store, run_id, config))
+    remaining = iter(sorted(set(range(config.iterations)) - {s["iteration"] for s in steps}))
+    in_flight: set[str] = set()
+
+    def propose() -> Pending | None:
+        iteration = next(remaining, None)
+        if iteration is None:
+            return None
+        rng = np.random.default_rng([seed, EVOLUTION_STREAM, iteration])
+        rng_state = rng.bit_generator.state
+        parent, child, attempts = breed(population, config, rng, {m.candidate.key for m in population} | in_flight)
+        in_flight.add(child.key)
+        job = make_job(child, technique)
+        return Pending(job, store.find_training(job.setting, child.key),
+                       (iteration, parent, child, attempts, rng_state))
+
+    def complete(pending: Pending, evaluation: Evaluation | None) -> None:
+        nonlocal population
+        iteration, parent, child, attempts, rng_state = pending.context
+        with store.transaction():
+            evaluation_id = record(store, run_id, STAGE, pending, child, iteration, evaluation)
+            member = Member(child, store.evaluation(evaluation_id), 0)
+            updated = age_and_replace(population, member)
+            store.add_iteration(run_id=run_id, iteration=iteration, parent_evaluation=parent.evaluation.id,
+                                evaluation_id=evaluation_id, attempts=attempts, rng_state=rng_state,
+                                population=[(m.evaluation.id, m.age) for m in updated])
+        population = updated
+        in_flight.discard(child.key)
+        if progress:
+            progress({"fitness": member.fitness})
+
+    drive(executor, fn, propose, complete)
+    return population

@@ -1,0 +1,177 @@
+"""Search runs as users start, resume and read them: a run directory holding one store."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .. import executors, presets, zoo
+from ..errors import ConfigError
+from ..store import EvaluationRow, Store, StoreError
+from .elimination import ELIMINATION_PRESETS, Ranked, Stage, eliminate
+from .evolution import STAGE as EVOLVE_STAGE
+from .evolution import EvolutionConfig, Member, evolve
+from .jobs import Candidate, Job, train_job
+from .driver import Pending, drive
+from .random_search import STAGE as RANDOM_STAGE
+from .random_search import record
+
+EVOLVE_RUN = "evolve"
+BASELINE_STAGE = "baseline"
+DEFAULT_ROOT = Path("runs")
+
+
+@dataclass(frozen=True)
+class EvolveSpec:
+    """Everything that defines an evolution run (stored with it; a resume reads it back)."""
+
+    preset: str = "demo"  # a search preset
+    technique: str = "base"
+    seed: int = 0
+    initial: int | None = None  # None: the search preset's
+    population: int | None = None
+    tournament: int | None = None
+    iterations: int | None = None
+    data_root: str | None = None
+    train_overrides: dict = field(default_factory=dict)  # e.g. {"steps": 100}
+
+    @property
+    def search(self) -> presets.SearchPreset:
+        return presets.search(self.preset)
+
+    def config(self) -> EvolutionConfig:
+        base = self.search
+        return EvolutionConfig(
+            initial=self.initial or base.initial, population=self.population or base.population,
+            tournament=self.tournament or base.tournament,
+            iterations=base.iterations if self.iterations is None else self.iterations)
+
+    def job(self, candidate: Candidate, technique: str, preset: str | None = None, seed_offset: int = 0,
+            overrides: dict | None = None) -> Job:
+        """The training of a candidate: on the search's preset (with the run's overrides) or another one."""
+        chosen = self.train_overrides if preset is None else (overrides or {})
+        return Job(candidate.genome.to_dict(), technique, preset or self.search.train, self.seed + seed_offset,
+                   self.data_root, tuple(sorted(chosen.items())))
+
+    def validate(self) -> None:
+        from ..augment import TECHNIQUES
+
+        if self.technique not in TECHNIQUES:
+            raise ConfigError(f"unknown augmentation technique {self.technique!r} (known: {', '.join(TECHNIQUES)})")
+        presets.with_overrides(presets.get(self.search.train), **self.train_overrides)
+        self.config()
+
+
+def default_run_dir(spec: EvolveSpec) -> Path:
+    return DEFAULT_ROOT / f"{time.strftime('%Y%m%d-%H%M%S')}-{spec.preset}-{spec.technique}"
+
+
+def start(run_dir: str | Path, spec: EvolveSpec) -> tuple[Store, int]:
+    """A new evolution run in `run_dir` (which must not hold one already)."""
+    spec.validate()
+    store = Store(run_dir, create=True)
+    if store.run(EVOLVE_RUN) is not None:
+        store.close()
+        raise StoreError(f"{run_dir} already holds an evolution run: resume it with --resume {run_dir}")
+    return store, store.create_run("evolve", EVOLVE_RUN, asdict(spec), spec.seed)
+
+
+def reopen(run_dir: str | Path) -> tuple[Store, int, EvolveSpec]:
+    """The evolution run in `run_dir`, to resume or read."""
+    store = Store(run_dir)
+    run = store.run(EVOLVE_RUN)
+    if run is None:
+        store.close()
+        raise StoreError(f"{run_dir} holds no evolution run")
+    try:
+        spec = EvolveSpec(**run["config"])
+    except TypeError as error:
+        store.close()
+        raise StoreError(f"{run_dir}: its run configuration is not one this version reads ({error})") from None
+    return store, run["id"], spec
+
+
+def total_evaluations(spec: EvolveSpec) -> int:
+    config = spec.config()
+    return config.initial + config.iterations + 1  # + the CE baseline
+
+
+def run_evolution(store: Store, run_id: int, spec: EvolveSpec, concurrency: int = 1,
+                  progress: Callable[[dict], None] | None = None, fn=train_job) -> list[Member]:
+    """Evolve (resuming whatever the store already has), then train the CE baseline."""
+    executor = executors.make(concurrency)
+    try:
+        population = evolve(store, run_id, spec.config(), spec.technique, spec.seed, spec.job, executor, fn, progress)
+        baseline(store, run_id, spec, executor, fn, progress)
+    finally:
+        executor.close()
+    store.set_status(run_id, "done")
+    return population
+
+
+def stored_baseline(store: Store, run_id: int) -> EvaluationRow | None:
+    rows = store.evaluations(run_id, BASELINE_STAGE)
+    return rows[0] if rows else None
+
+
+def baseline(store: Store, run_id: int, spec: EvolveSpec, executor, fn, progress=None) -> EvaluationRow:
+    """Cross-entropy (the CE genome) trained exactly as the run's losses were."""
+    existing = stored_baseline(store, run_id)
+    if existing is not None:
+        return existing
+    candidate = Candidate(zoo.ce_genome())
+    job = spec.job(candidate, spec.technique)
+    queue = iter([Pending(job, store.find_training(job.setting, candidate.key), candidate)])
+
+    def propose() -> Pending | None:
+        return next(queue, None)
+
+    def complete(pending, evaluation) -> None:
+        with store.transaction():
+            record(store, run_id, BASELINE_STAGE, pending, candidate, None, evaluation)
+        if progress:
+            progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
+
+    drive(executor, fn, propose, complete)
+    return store.evaluations(run_id, BASELINE_STAGE)[0]
+
+
+def top(store: Store, run_id: int, count: int | None = 5) -> list[EvaluationRow]:
+    """The run's distinct searched losses (random phase and evolution), best first."""
+    searched = [e for stage in (RANDOM_STAGE, EVOLVE_STAGE) for e in store.evaluations(run_id, stage)]
+    best: dict[str, EvaluationRow] = {}
+    for evaluation in searched:
+        if evaluation.key not in best or evaluation.fitness > best[evaluation.key].fitness:
+            best[evaluation.key] = evaluation
+    ranked = sorted(best.values(), key=lambda e: (-e.fitness, e.id))
+    return ranked if count is None else ranked[:count]
+
+
+def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str, concurrency: int = 1,
+                    progress: Callable[[dict], None] | None = None, fn=train_job,
+                    steps: int | None = None) -> list[Ranked]:
+    """The elimination protocol over the run's searched losses, as stages of this store
+    (`steps` shortens every stage's training: for quick looks, not for results)."""
+    if preset not in ELIMINATION_PRESETS:
+        raise ConfigError(f"unknown elimination preset {preset!r} (known: {', '.join(ELIMINATION_PRESETS)})")
+    stages = ELIMINATION_PRESETS[preset]
+    name = f"eliminate-{preset}"
+    run = store.run(name)
+    elimination_id = run["id"] if run else store.create_run("eliminate", name, {"preset": preset}, spec.seed)
+    source = top(store, run_id, count=None)
+
+    def make_job(candidate: Candidate, technique: str, stage: Stage) -> Job:
+        return spec.job(candidate, technique, stage.preset, stage.seed_offset, {"steps": steps} if steps else None)
+
+    executor = executors.make(concurrency)
+    try:
+        finalists = eliminate(store, elimination_id, source, stages, spec.technique, make_job, executor, fn, progress)
+    finally:
+        executor.close()
+    store.set_status(elimination_id, "done")
+    return finalists
+
+
+def elimination_size(preset: str) -> int:
+    return sum(stage.take for stage in ELIMINATION_PRESETS.get(preset, ()))

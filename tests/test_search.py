@@ -1,0 +1,253 @@
+"""Search: the run store, random search, regularized evolution and elimination, with a stand-in fitness."""
+import sqlite3
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from standin import Counting, standin_job
+from symloss import executors, phenotype
+from symloss.search import EvolutionConfig, SearchError, evolve, plan, random_search
+from symloss.search.elimination import Stage, eliminate
+from symloss.search.evolution import age_and_replace, tournament
+from symloss.search.jobs import Job
+from symloss.store import Store, StoreError
+
+
+def make_job(candidate, technique):
+    return Job(candidate.genome.to_dict(), technique, "demo", 0)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "run", create=True) as opened:
+        yield opened
+
+
+# ---- the store -----------------------------------------------------------------------
+def test_store_refuses_what_is_not_a_run_directory(tmp_path):
+    with pytest.raises(StoreError, match="not a symloss run directory"):
+        Store(tmp_path)
+    (tmp_path / "store.sqlite").write_text("not a database")
+    with pytest.raises(StoreError):
+        Store(tmp_path)
+
+
+def test_store_refuses_another_schema_version(tmp_path):
+    Store(tmp_path / "run", create=True).close()
+    connection = sqlite3.connect(tmp_path / "run" / "store.sqlite")
+    connection.execute("UPDATE meta SET value = '99' WHERE name = 'schema_version'")
+    connection.commit()
+    connection.close()
+    with pytest.raises(StoreError, match="schema 99"):
+        Store(tmp_path / "run")
+
+
+def test_another_process_reads_while_a_run_writes(store):
+    run_id = store.create_run("random", "r", {}, 0)
+    reader = Store(store.directory)
+    with store.transaction():
+        store.add_evaluation(run_id=run_id, stage="s", setting="x", technique="base", preset="demo", seed=0,
+                             key="k", genome=None, iteration=0, fitness=0.5, status="ok", reason=None,
+                             steps=1, wall_s=0.0)
+        assert reader.evaluations() == []  # not committed yet: invisible, and not blocking the reader
+    assert [e.key for e in reader.evaluations()] == ["k"]
+    assert store.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# ---- random search ------------------------------------------------------------------------
+def test_plan_is_deterministic_with_distinct_keys():
+    first = plan(3, 12)
+    assert [c.key for c in first] == [c.key for c in plan(3, 12)]
+    assert len({c.key for c in first}) == 12
+    assert [c.key for c in plan(4, 12)] != [c.key for c in first]
+
+
+def test_random_search_trains_each_loss_once_per_technique(store):
+    run_id = store.create_run("random", "r", {}, 0)
+    candidates = plan(1, 6)
+    calls = Counting()
+    random_search(store, run_id, candidates, ["base", "mixup"], make_job, executors.InProcess(), calls)
+    assert calls.calls == 12
+    rows = store.evaluations(run_id, "random")
+    assert Counter((e.technique, e.key) for e in rows) == Counter((t, c.key) for t in ["base", "mixup"] for c in candidates)
+    random_search(store, run_id, candidates, ["base", "mixup"], make_job, executors.InProcess(), calls)
+    assert calls.calls == 12  # resumed: nothing left to do
+
+    other = store.create_run("random", "r2", {}, 0)
+    random_search(store, other, candidates, ["base"], make_job, executors.InProcess(), calls)
+    assert calls.calls == 12  # same losses, same setting: reused, not retrained
+    reused = store.evaluations(other, "random")
+    assert all(e.reused_from is not None for e in reused) and len(reused) == 6
+
+
+def test_failures_are_kept_with_their_reason(store):
+    run_id = store.create_run("random", "r", {}, 0)
+    random_search(store, run_id, plan(2, 30), ["base"], make_job, executors.InProcess(), standin_job)
+    failed = [e for e in store.evaluations(run_id) if e.status != "ok"]
+    assert failed and all(e.fitness == 0 and e.reason for e in failed)
+
+
+def test_a_crashing_evaluation_scores_zero_and_the_search_goes_on(store):
+    def crash_on_first(job, seen=[]):
+        seen.append(job)
+        if len(seen) == 1:
+            raise RuntimeError("worker died")
+        return standin_job(job)
+
+    run_id = store.create_run("random", "r", {}, 0)
+    random_search(store, run_id, plan(0, 3), ["base"], make_job, executors.InProcess(), crash_on_first)
+    rows = store.evaluations(run_id)
+    assert len(rows) == 3 and rows[0].status == "failed" and "worker died" in rows[0].reason
+
+
+# ---- regularized evolution ------------------------------------------------------------------
+CONFIG = EvolutionConfig(initial=12, population=5, tournament=3, iterations=15)
+
+
+def run_evolution(store, name="evolve", config=CONFIG, fn=standin_job, seed=0, executor=None):
+    run = store.run(name)
+    run_id = run["id"] if run else store.create_run("evolve", name, {}, seed)
+    return run_id, evolve(store, run_id, config, "base", seed, make_job, executor or executors.InProcess(), fn)
+
+
+def test_history_is_complete(store):
+    run_id, population = run_evolution(store)
+    assert len(store.evaluations(run_id, "random")) == CONFIG.initial
+    assert len(store.evaluations(run_id, "evolve")) == CONFIG.iterations
+    steps = store.iterations(run_id)
+    assert [s["iteration"] for s in steps] == list(range(CONFIG.iterations))
+    assert len(population) == CONFIG.population
+
+
+def test_initial_population_is_the_best_of_the_random_phase(store):
+    run_id, _ = run_evolution(store)
+    random_rows = sorted(store.evaluations(run_id, "random"), key=lambda e: -e.fitness)
+    first = store.iterations(run_id)[0]
+    before = {store.evaluation(e).key for e, _ in first["population"]} - {store.evaluation(first["evaluation_id"]).key}
+    assert before <= {e.key for e in random_rows[:CONFIG.population]}
+
+
+def test_ages_and_replacement_of_the_worst_among_the_oldest(store):
+    run_id, _ = run_evolution(store)
+    steps = store.iterations(run_id)
+    fitness = {e.id: e.fitness for e in store.evaluations(run_id)}
+    for before, after in zip(steps, steps[1:]):
+        previous = [(e, a + 1) for e, a in before["population"]]
+        oldest = max(a for _, a in previous)
+        victim = min((i for i, (_, a) in enumerate(previous) if a == oldest), key=lambda i: fitness[previous[i][0]])
+        expected = previous[:victim] + [(after["evaluation_id"], 0)] + previous[victim + 1:]
+        assert [tuple(p) for p in after["population"]] == expected
+
+
+def test_population_never_holds_a_key_twice_and_children_are_novel(store):
+    run_id, _ = run_evolution(store)
+    steps = store.iterations(run_id)
+    for before, after in zip(steps, steps[1:]):
+        keys = [store.evaluation(e).key for e, _ in after["population"]]
+        assert len(keys) == len(set(keys))
+        child = store.evaluation(after["evaluation_id"])
+        assert child.key not in {store.evaluation(e).key for e, _ in before["population"]}
+        child_phenotype = store.genome(child.key)["phenotype"]
+        for member, _ in before["population"]:
+            assert phenotype.distance(child_phenotype, store.genome(store.evaluation(member).key)["phenotype"]) > 0.01
+
+
+def test_parent_is_the_fittest_of_a_tournament_drawn_with_replacement(store):
+    run_id, _ = run_evolution(store)
+    steps = store.iterations(run_id)
+    for before, after in zip(steps, steps[1:]):
+        rng = np.random.default_rng()
+        rng.bit_generator.state = after["rng_state"]
+        drawn = rng.integers(CONFIG.population, size=CONFIG.tournament)
+        members = [store.evaluation(e) for e, _ in before["population"]]
+        best = max(drawn, key=lambda i: members[i].fitness)
+        if after["attempts"] <= CONFIG.max_attempts:  # the first tournament's parent bred the child
+            assert after["parent_evaluation"] == members[best].id
+
+
+def test_tournament_draws_with_replacement():
+    class M:
+        def __init__(self, f):
+            self.fitness = f
+
+    population = [M(0.1), M(0.9), M(0.5)]
+    winners = Counter(tournament(population, 2, np.random.default_rng(s)).fitness for s in range(3000))
+    # with replacement, the weakest wins only when drawn twice: (1/3)^2 of the time
+    assert abs(winners[0.1] / 3000 - 1 / 9) < 0.02
+
+
+def test_age_and_replace_ages_everyone_and_replaces_the_worst_oldest():
+    class M:
+        def __init__(self, f, a):
+            self.fitness, self.age = f, a
+
+    population = [M(0.9, 3), M(0.2, 1), M(0.5, 3), M(0.4, 2)]
+    child = M(0.7, 0)
+    after = age_and_replace(population, child)
+    assert [m.age for m in after] == [4, 2, 0, 3] and after[2] is child
+
+
+def test_evolution_is_deterministic_and_resumes_exactly(tmp_path):
+    with Store(tmp_path / "a", create=True) as straight:
+        run_a, _ = run_evolution(straight)
+        history_a = [(s["iteration"], straight.evaluation(s["evaluation_id"]).key, s["population"])
+                     for s in straight.iterations(run_a)]
+    with Store(tmp_path / "b", create=True) as broken:
+        calls = 0
+        for limit in (5, 9, 3, 6, 100):
+            interrupted = Counting(limit)
+            try:
+                run_b, _ = run_evolution(broken, fn=interrupted)
+            except KeyboardInterrupt:
+                pass
+            calls += interrupted.calls
+        assert calls == CONFIG.initial + CONFIG.iterations  # every training exactly once
+        history_b = [(s["iteration"], broken.evaluation(s["evaluation_id"]).key, s["population"])
+                     for s in broken.iterations(run_b)]
+    keys = lambda history: [(i, k) for i, k, _ in history]  # noqa: E731 - evaluation ids differ per store
+    assert keys(history_a) == keys(history_b)
+    assert [[a for _, a in p] for _, _, p in history_a] == [[a for _, a in p] for _, _, p in history_b]
+
+
+def test_concurrent_evolution_in_worker_processes(store):
+    config = EvolutionConfig(initial=6, population=3, tournament=2, iterations=6)
+    pool = executors.Pool(2)
+    try:
+        run_id, population = run_evolution(store, config=config, executor=pool)
+    finally:
+        pool.close()
+    assert len(store.iterations(run_id)) == 6 and len(store.evaluations(run_id)) == 12
+    keys = [m.candidate.key for m in population]
+    assert len(keys) == len(set(keys))
+
+
+def test_bad_configurations_raise():
+    with pytest.raises(SearchError):
+        EvolutionConfig(initial=3, population=5, tournament=2, iterations=1)
+
+
+# ---- elimination -------------------------------------------------------------------------
+def test_elimination_carries_the_best_through_its_stages_and_resumes(store):
+    run_id, _ = run_evolution(store)
+    source = store.evaluations(run_id)
+    stages = (Stage("long", "demo-long", 6), Stage("large-1", "demo-large", 4),
+              Stage("large-2", "demo-large", 3, seed_offset=1))
+
+    def stage_job(candidate, technique, stage):
+        return Job(candidate.genome.to_dict(), technique, stage.preset, stage.seed_offset)
+
+    elimination = store.create_run("eliminate", "e", {}, 0)
+    calls = Counting()
+    finalists = eliminate(store, elimination, source, stages, "base", stage_job, executors.InProcess(), calls)
+    assert [len(store.evaluations(elimination, s.name)) for s in stages] == [6, 4, 3]
+    assert calls.calls == 13
+    best_searched = sorted({e.key: e.fitness for e in source if e.genome}.items(), key=lambda kv: -kv[1])[:6]
+    assert {e.key for e in store.evaluations(elimination, "long")} == {k for k, _ in best_searched}
+    large = [e for s in ("large-1", "large-2") for e in store.evaluations(elimination, s)]
+    finalist_keys = {e.key for e in store.evaluations(elimination, "large-2")}
+    means = {k: np.mean([e.fitness for e in large if e.key == k]) for k in finalist_keys}
+    assert [f.key for f in finalists] == sorted(means, key=lambda k: -means[k])[:3]
+    assert all(f.runs == 2 for f in finalists)
+    eliminate(store, elimination, source, stages, "base", stage_job, executors.InProcess(), calls)
+    assert calls.calls == 13  # resumed: nothing retrained
