@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import numpy as np
@@ -32,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 import symloss
+from common import machine, random_losses
 
 BATCH = 128
 CLASSES = (10, 100)
@@ -60,16 +59,6 @@ def time_us(fn, classes: int, device: str, warmup: int, blocks: int, iters: int)
         sync()
         best = min(best, (time.perf_counter() - start) / iters)
     return best * 1e6
-
-
-def random_losses(n: int, seed: int) -> list[symloss.Loss]:
-    rng = np.random.default_rng(seed)
-    genomes: list[symloss.Genome] = []
-    while len(genomes) < n:
-        genome = symloss.Genome.random(rng)
-        if genome not in genomes:
-            genomes.append(genome)
-    return [symloss.Loss.from_genome(g) for g in genomes]
 
 
 def main() -> None:
@@ -119,10 +108,7 @@ def main() -> None:
         "seed": args.seed,
         "timing": timing,
         "results": results,
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "symloss": symloss.__version__, "cpu_count": os.cpu_count(),
-                    "torch_num_threads": torch.get_num_threads(),
-                    "cuda": torch.cuda.get_device_name() if "cuda" in devices else None},
+        "machine": machine("cuda" in devices),
     }, indent=2))
 
 

@@ -20,22 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import numpy as np
 import sympy
-import torch
 
 import symloss
 from symloss import symbolic
+from common import machine
 
-
-def machine() -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "sympy": sympy.__version__, "symloss": symloss.__version__,
-            "cpu_count": os.cpu_count(), "torch_num_threads": torch.get_num_threads()}
 
 
 def distinct_random_genomes(n: int, seed: int) -> tuple[list[symloss.Genome], float, int]:
@@ -94,7 +87,7 @@ def main() -> None:
         "errors": errors,
         "distinct_loss_keys": len(keys),
         "simplify_cache_hits": cache_after.hits - cache_before.hits,
-        "machine": machine(),
+        "machine": machine() | {"sympy": sympy.__version__},
     }, indent=2))
 
 

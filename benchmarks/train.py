@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 
 import numpy as np
@@ -41,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 import symloss
+from common import machine, random_losses
 import symloss.models
 
 MODEL = "resnet9v2"
@@ -48,16 +47,6 @@ BATCH = 128
 CLASSES = 10
 DEFAULTS = {"cpu": dict(warmup=3, rounds=7, steps=1), "cuda": dict(warmup=20, rounds=7, steps=20)}
 CRITERION_TIMING = dict(warmup=50, rounds=7, iters=200)  # criterion alone: iterations per round
-
-
-def random_losses(n: int, seed: int) -> list[symloss.Loss]:
-    rng = np.random.default_rng(seed)
-    genomes: list[symloss.Genome] = []
-    while len(genomes) < n:
-        genome = symloss.Genome.random(rng)
-        if genome not in genomes:
-            genomes.append(genome)
-    return [symloss.Loss.from_genome(g) for g in genomes]
 
 
 def interleaved(criteria: dict, run, warmup: int, rounds: int, reduce=np.median) -> dict[str, float]:
@@ -196,10 +185,7 @@ def main() -> None:
         "criterion_timing": CRITERION_TIMING,
         "results": results,
         "wall_s": round(time.perf_counter() - started, 1),
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "symloss": symloss.__version__, "cpu_count": os.cpu_count(),
-                    "torch_num_threads": torch.get_num_threads(),
-                    "cuda": torch.cuda.get_device_name() if "cuda" in devices else None},
+        "machine": machine("cuda" in devices),
     }, indent=2))
 
 

@@ -1,0 +1,27 @@
+"""What the benchmark scripts share: distinct random losses and a description of the machine."""
+from __future__ import annotations
+
+import os
+import platform
+
+import numpy as np
+import torch
+
+import symloss
+
+
+def random_losses(n: int, seed: int) -> list[symloss.Loss]:
+    """The losses of the first n distinct random valid genomes of a seeded stream."""
+    rng = np.random.default_rng(seed)
+    genomes: list[symloss.Genome] = []
+    while len(genomes) < n:
+        genome = symloss.Genome.random(rng)
+        if genome not in genomes:
+            genomes.append(genome)
+    return [symloss.Loss.from_genome(g) for g in genomes]
+
+
+def machine(cuda: bool = False) -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__, "symloss": symloss.__version__,
+            "cpu_count": os.cpu_count(), "torch_num_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name() if cuda else None}
