@@ -3,13 +3,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 from tqdm import tqdm
 
 from symloss import Genome, Loss, zoo
 
 
+class ExpressionCommand(click.Command):
+    """A command whose arguments may be expressions starting with '-' ("-y*log(yhat)"):
+    anything that starts with '-' but is no option of the command is taken as an argument."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        names = {name for param in self.get_params(ctx) for name in getattr(param, "opts", []) + getattr(param, "secondary_opts", [])}
+        protected = [f" {arg}" if _is_expression(arg, names) else arg for arg in args]
+        return super().parse_args(ctx, protected)
+
+
+def _is_expression(arg: str, option_names: set[str]) -> bool:
+    return arg.startswith("-") and arg != "--" and arg.split("=", 1)[0] not in option_names and len(arg) > 1
+
+
 def resolve_loss(text: str) -> Loss:
     """A loss from a zoo name, a genome JSON file, or an expression."""
+    text = text.strip()
     if text in zoo.ZOO:
         return zoo.get(text)
     if text.endswith(".json") or Path(text).is_file():

@@ -8,7 +8,7 @@ import click
 
 from symloss import SymlossError, __version__
 
-from . import search, show, train
+from . import search, show, study, train
 
 
 class SymlossGroup(click.Group):
@@ -47,6 +47,10 @@ main.add_command(train.train_command)
 main.add_command(search.evolve_command)
 main.add_command(search.top_command)
 main.add_command(search.eliminate_command)
+main.add_command(study.correlate_command)
+main.add_command(study.table_group)
+main.add_command(study.plot_command)
+main.add_command(study.report_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

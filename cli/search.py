@@ -120,3 +120,5 @@ def eliminate_command(run_dir, preset, concurrency, steps):
             genome = store.genome(finalist.key)
             click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  key {finalist.key}")
             click.echo(f"   {genome['expression']}")
+        tau, count = runs.elimination_tau(store, run_id, preset)
+        click.echo(f"Kendall tau, search fitness vs the large model's (large-1), over {count} losses: {tau:.3f}")

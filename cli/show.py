@@ -7,7 +7,7 @@ import click
 
 from symloss import Genome, Loss
 
-from .common import resolve_loss
+from .common import ExpressionCommand, resolve_loss
 
 
 def describe(loss: Loss) -> list[tuple[str, str]]:
@@ -23,7 +23,7 @@ def describe(loss: Loss) -> list[tuple[str, str]]:
     return rows
 
 
-@click.command("show")
+@click.command("show", cls=ExpressionCommand)
 @click.argument("loss")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show_command(loss: str, as_json: bool) -> None:

@@ -9,10 +9,10 @@ from symloss import train
 from symloss.augment import TECHNIQUES
 from symloss.presets import PRESETS
 
-from .common import StepBar, resolve_loss
+from .common import ExpressionCommand, StepBar, resolve_loss
 
 
-@click.command("train")
+@click.command("train", cls=ExpressionCommand)
 @click.argument("loss")
 @click.option("--preset", default="demo", show_default=True, help=f"One of: {', '.join(PRESETS)}.")
 @click.option("--augment", default="base", show_default=True, type=click.Choice(TECHNIQUES))

@@ -89,3 +89,12 @@ def normalised(curve: np.ndarray, flip: bool = False) -> np.ndarray:
 def distance(a: np.ndarray, b: np.ndarray) -> float:
     """L2 distance between two normalised phenotypes (the novelty test of mutation)."""
     return float(np.linalg.norm(a - b))
+
+
+def surface(term: PerSample, points: int = 51) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(y, yhat, f): the elementwise term on a points x points grid over [0, 1]^2 (float64, CPU)."""
+    axis = torch.linspace(0, 1, points, dtype=torch.float64)
+    y, yhat = torch.meshgrid(axis, axis, indexing="ij")
+    with torch.no_grad():
+        values = term(y, yhat)
+    return y.numpy(), yhat.numpy(), np.broadcast_to(values.numpy(), y.shape).astype(np.float64)

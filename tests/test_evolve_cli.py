@@ -110,4 +110,4 @@ def test_eliminate_runs_its_stages(straight_run):
     run_dir, _ = straight_run
     result = run("eliminate", str(run_dir), "--preset", "demo", "--steps", "20")
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("mean fitness") == 3
+    assert result.stdout.count("mean fitness") == 3 and "Kendall tau" in result.stdout

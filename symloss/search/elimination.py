@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Callable, Sequence
 
+from scipy.stats import kendalltau
+
 from ..genome import Genome
 from ..store import EvaluationRow, Store
 from ..train import Evaluation
@@ -91,6 +93,16 @@ def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages
         drive(executor, fn, propose, complete)
         ranking = _ranking_after(store, run_id, stages[:index + 1])
     return ranking[:FINALISTS]
+
+
+def surrogate_tau(store: Store, run_id: int, source: Sequence[EvaluationRow], stage: Stage) -> tuple[float, int]:
+    """(Kendall's tau, losses) between the search's fitness and a stage's, over the losses it trained."""
+    searched = {r.key: r.fitness for r in best_by_key(source)}
+    pairs = [(searched[e.key], e.fitness) for e in store.evaluations(run_id, stage.name) if e.key in searched]
+    if len(pairs) < 2:
+        return float("nan"), len(pairs)
+    first, second = zip(*pairs)
+    return float(kendalltau(first, second).statistic), len(pairs)
 
 
 def _ranking_after(store: Store, run_id: int, stages: Sequence[Stage]) -> list[Ranked]:

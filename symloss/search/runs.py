@@ -9,7 +9,7 @@ from typing import Callable
 from .. import executors, presets, zoo
 from ..errors import ConfigError
 from ..store import EvaluationRow, Store, StoreError
-from .elimination import ELIMINATION_PRESETS, Ranked, Stage, eliminate
+from .elimination import ELIMINATION_PRESETS, Ranked, Stage, eliminate, surrogate_tau
 from .evolution import STAGE as EVOLVE_STAGE
 from .evolution import EvolutionConfig, Member, evolve
 from .jobs import Candidate, Job, train_job
@@ -137,8 +137,8 @@ def baseline(store: Store, run_id: int, spec: EvolveSpec, executor, fn, progress
     return store.evaluations(run_id, BASELINE_STAGE)[0]
 
 
-def top(store: Store, run_id: int, count: int | None = 5) -> list[EvaluationRow]:
-    """The run's distinct searched losses (random phase and evolution), best first."""
+def top(store: Store, run_id: int | None, count: int | None = 5) -> list[EvaluationRow]:
+    """The run's (None: every run's) distinct searched losses (random phase, evolution), best first."""
     searched = [e for stage in (RANDOM_STAGE, EVOLVE_STAGE) for e in store.evaluations(run_id, stage)]
     best: dict[str, EvaluationRow] = {}
     for evaluation in searched:
@@ -171,6 +171,15 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str, co
         executor.close()
     store.set_status(elimination_id, "done")
     return finalists
+
+
+def elimination_tau(store: Store, run_id: int, preset: str) -> tuple[float, int]:
+    """Kendall's tau between the search's fitness and the first large-model stage's (PROTOCOL 3.3)."""
+    run = store.run(f"eliminate-{preset}")
+    large = [s for s in ELIMINATION_PRESETS[preset] if s.name == "large-1"]
+    if run is None or not large:
+        return float("nan"), 0
+    return surrogate_tau(store, run["id"], top(store, run_id, count=None), large[0])
 
 
 def elimination_size(preset: str) -> int:

@@ -1,0 +1,138 @@
+"""`symloss correlate`, `table`, `plot`, `report`: studies, tables and pictures for papers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from symloss.augment import TECHNIQUES
+from symloss.presets import PRESETS
+from symloss.render import plots, report, tables
+from symloss.search import runs
+from symloss.store import Store
+from symloss.study import run_study, stored_study, summarise
+
+from .common import ExpressionCommand, StepBar, resolve_loss
+
+
+def _techniques(text: str) -> list[str]:
+    chosen = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in TECHNIQUES]
+    if unknown or len(chosen) < 2:
+        raise click.BadParameter(f"give two or more of {', '.join(TECHNIQUES)} (got {text!r})")
+    return chosen
+
+
+@click.command("correlate")
+@click.option("--run-dir", type=click.Path(file_okay=False), default="runs/correlate", show_default=True)
+@click.option("--n", "count", default=20, show_default=True, type=click.IntRange(min=2), help="Random losses.")
+@click.option("--techniques", default=",".join(TECHNIQUES), show_default=True, help="Comma-separated.")
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=2), help="The best-k set of each pair.")
+@click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(PRESETS)))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the preset's training steps.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Techniques, losses, accuracies and tau as JSON.")
+def correlate_command(run_dir, count, techniques, top_k, preset, seed, concurrency, steps, data_root, as_json):
+    """Kendall's tau between augmentation techniques over N random losses (Table 3)."""
+    chosen = _techniques(techniques)
+    with Store(run_dir, create=True) as store, StepBar(unit="eval", enabled=not as_json) as bar:
+        done = {"n": 0}
+
+        def progress(row):
+            done["n"] += 1
+            bar(done["n"], count * len(chosen), row)
+
+        study = run_study(store, count, chosen, preset, seed, top_k, concurrency,
+                          {"steps": steps} if steps else None, data_root, progress)
+    if as_json:
+        click.echo(json.dumps(study.to_dict()))
+    else:
+        click.echo(tables.tau_table(study, "text"), nl=False)
+
+
+@click.group("table")
+def table_group():
+    """LaTeX (booktabs), Markdown or text tables."""
+
+
+FORMAT = click.option("--format", "fmt", default="latex", show_default=True, type=click.Choice(tables.FORMATS))
+
+
+@table_group.command("equations", cls=ExpressionCommand)
+@click.argument("losses", nargs=-1)
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Take the run's best losses.")
+@click.option("--top", "count", default=5, show_default=True, type=click.IntRange(min=1))
+@FORMAT
+def equations_command(losses, run_dir, count, fmt):
+    """Equations of LOSSES (zoo names, expressions, genome files) and/or a run's best (Table 4)."""
+    entries = [(loss.name or text, loss.latex()) for text in losses for loss in [resolve_loss(text)]]
+    if run_dir:
+        with Store(run_dir) as store:
+            entries += [(f"#{rank} ({e.fitness:.4f})", store.genome(e.key)["latex"])
+                        for rank, e in enumerate(runs.top(store, None, count), 1)]
+    if not entries:
+        raise click.UsageError("give losses or --run-dir")
+    click.echo(tables.equation_table(entries, fmt), nl=False)
+
+
+@table_group.command("tau")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=2))
+@FORMAT
+def tau_command(run_dir, top_k, fmt):
+    """The correlation study of RUN_DIR as the paper's Table 3."""
+    with Store(run_dir) as store:
+        study = stored_study(store, top_k)
+    if study is None:
+        raise click.UsageError(f"{run_dir} holds no correlation study (run `symloss correlate --run-dir {run_dir}`)")
+    click.echo(tables.tau_table(study, fmt), nl=False)
+
+
+@table_group.command("results")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@FORMAT
+def results_command(file, fmt):
+    """Mean +- std from FILE ({loss: {column: [values of several seeds]}}), best of each column in bold."""
+    try:
+        data = json.loads(Path(file).read_text())
+        summary = summarise(data)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise click.UsageError(f"{file}: expected {{loss: {{column: [numbers]}}}} ({error})") from None
+    click.echo(tables.results_table(summary, fmt), nl=False)
+
+
+@click.command("plot", cls=ExpressionCommand)
+@click.argument("kind", type=click.Choice(["binary", "surface", "diff"]))
+@click.argument("losses", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="A .png or .pdf file.")
+def plot_command(kind, losses, output):
+    """Phenotype pictures: binary curves (several losses, CE for reference), a surface, its difference from CE."""
+    resolved = [resolve_loss(text) for text in losses]
+    for text, loss in zip(losses, resolved):
+        loss.name = loss.name or text.strip()
+    if kind == "binary":
+        path = plots.binary(plots.named(resolved), output)
+    elif len(resolved) != 1:
+        raise click.UsageError(f"plot {kind} takes one loss")
+    else:
+        path = (plots.surface if kind == "surface" else plots.difference)(resolved[0], output)
+    click.echo(str(path))
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Default: RUN_DIR/report.html.")
+@click.option("--top", "count", default=10, show_default=True, type=click.IntRange(min=1))
+def report_command(run_dir, output, count):
+    """One self-contained HTML page for the run in RUN_DIR."""
+    with Store(run_dir) as store:
+        evolve = store.run(runs.EVOLVE_RUN)
+        baseline = runs.stored_baseline(store, evolve["id"]) if evolve else None
+        page = report.render(store, runs.top(store, None, count), baseline, stored_study(store),
+                             title=f"symloss run {Path(run_dir).name}")
+    path = Path(output) if output else Path(run_dir) / "report.html"
+    path.write_text(page)
+    click.echo(str(path))

@@ -1,0 +1,13 @@
+"""Table 4: the equations of a run's best losses (booktabs LaTeX).
+
+The paper's own Table 4 losses are not reproduced: their equations are not available."""
+from common import evolution_store, options, write
+from symloss.render import tables
+from symloss.search import runs
+
+args = options(__doc__, "table4.tex")
+store, run_id = evolution_store(args.run_dir)
+with store:
+    entries = [(f"L{rank} ({e.fitness:.4f})", store.genome(e.key)["latex"])
+               for rank, e in enumerate(runs.top(store, run_id, 5), 1)]
+write(tables.equation_table(entries, "latex"), args.out)

@@ -1,0 +1,1 @@
+"""Rendering: LaTeX, Markdown and text tables; matplotlib figures; the HTML run report."""

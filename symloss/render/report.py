@@ -1,0 +1,61 @@
+"""One self-contained HTML page for a run directory: its best losses, their phenotypes, and the
+correlation study when the store holds one. Pictures are inline PNGs; nothing is fetched."""
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from pathlib import Path
+
+from ..genome import Genome
+from ..loss import Loss
+from ..store import Store
+from ..study.correlation import Study
+from . import plots, tables
+
+STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border-bottom:1px solid #ccc;padding:4px 10px;text-align:left}
+code{font-size:90%}img{max-width:100%}"""
+
+
+def _image(render, *args) -> str:
+    """An <img> with the PNG that `render(..., path)` draws, inline as a data URI."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = render(*args, Path(directory) / "figure.png")
+        encoded = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="figure" src="data:image/png;base64,{encoded}">'
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render(store: Store, top: list, baseline=None, study: Study | None = None, title: str = "symloss run") -> str:
+    """The report's HTML. `top`: evaluation rows, best first; `baseline`: the CE row, if any."""
+    rows = []
+    for rank, evaluation in enumerate(top, 1):
+        genome = store.genome(evaluation.key)
+        rows.append([str(rank), f"{evaluation.fitness:.4f}", html.escape(evaluation.status),
+                     f"<code>{html.escape(genome['expression'])}</code>", f"<code>{html.escape(genome['latex'])}</code>"])
+    parts = [f"<h1>{html.escape(title)}</h1>", f"<p>Store: <code>{html.escape(str(store.path))}</code></p>",
+             "<h2>Best losses</h2>", _table(["#", "fitness", "status", "loss", "LaTeX"], rows)]
+    if baseline is not None:
+        parts.append(f"<p>Cross-entropy trained the same way: fitness {baseline.fitness:.4f} ({baseline.status}).</p>")
+    losses = [Loss.from_genome(Genome.from_dict(e.genome), name=f"#{rank}") for rank, e in enumerate(top[:5], 1)]
+    if losses:
+        parts += ["<h2>Binary phenotypes</h2>", _image(plots.binary, plots.named(losses)),
+                  "<h2>The best loss: surface and difference from cross-entropy</h2>",
+                  _image(plots.surface, losses[0]), _image(plots.difference, losses[0])]
+    if study is not None:
+        tau_rows = [[html.escape(pair), f"{t['all']:.3f}", f"{t['best']:.3f}"] for pair, t in study.tau.items()]
+        parts += [f"<h2>Correlation between techniques ({len(study.keys)} losses)</h2>",
+                  _table(["pair", "tau, all", f"tau, best {study.top_k}"], tau_rows)]
+        if {"base", "all"} <= set(study.techniques):
+            parts += [_image(plots.scatter, study, "base", "all"),
+                      _image(lambda s, a, b, path: plots.scatter(s, a, b, path, zoom=True), study, "base", "all")]
+        parts.append(f"<pre>{html.escape(tables.tau_table(study, 'latex'))}</pre>")
+    body = "\n".join(parts)
+    return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>\n{body}\n</body></html>\n")

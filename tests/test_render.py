@@ -1,0 +1,204 @@
+"""Tables, pictures and the HTML report: valid files, the right numbers, LaTeX that says what it should."""
+import base64
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+
+from symloss import Genome, Loss, ops, phenotype, zoo
+from symloss.render import plots, tables
+from symloss.study import Study, kendall, summarise
+from symloss.symbolic import Y, YHAT
+from symloss_cli.main import main
+
+PNG, PDF = b"\x89PNG\r\n\x1a\n", b"%PDF"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+# ---- pictures ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind, suffix, magic", [("binary", ".png", PNG), ("surface", ".pdf", PDF), ("diff", ".png", PNG)])
+def test_plot_writes_valid_files(kind, suffix, magic, tmp_path):
+    out = tmp_path / f"plot{suffix}"
+    losses = ["focal", "mse"] if kind == "binary" else ["focal"]
+    result = run("plot", kind, *losses, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(magic) and out.stat().st_size > 5000
+
+
+def test_plot_rejects_other_suffixes(tmp_path):
+    result = run("plot", "binary", "ce", "-o", str(tmp_path / "plot.jpg"))
+    assert result.exit_code == 2 and ".png" in result.stderr
+
+
+def test_cross_entropy_binary_phenotype_rises_with_p():
+    curve = zoo.get("ce").binary_curve()
+    assert np.all(np.diff(curve) > 0)
+    np.testing.assert_allclose(curve, -np.log(1 - phenotype.binary_p() + 1e-7), rtol=1e-9)
+
+
+def test_cross_entropy_surface_is_minus_y_log_yhat():
+    y, yhat, values = phenotype.surface(zoo.get("ce").term(), points=21)
+    inside = yhat > 0.01
+    np.testing.assert_allclose(values[inside], -y[inside] * np.log(yhat[inside]), rtol=1e-5, atol=1e-6)
+
+
+def test_difference_from_itself_is_zero(tmp_path):
+    _, _, ce = phenotype.surface(zoo.get("ce").term())
+    assert np.allclose(phenotype.normalised(ce) - phenotype.normalised(ce), 0)
+    assert plots.difference(zoo.get("ce"), tmp_path / "d.png").read_bytes().startswith(PNG)
+
+
+def test_scatter_writes_the_study(tmp_path):
+    rng = np.random.default_rng(0)
+    accuracies = {t: rng.random(30).tolist() for t in ("base", "all")}
+    study = Study(["base", "all"], [str(i) for i in range(30)], accuracies, kendall(accuracies, ["base", "all"], 10), 10)
+    assert plots.scatter(study, "base", "all", tmp_path / "s.png").read_bytes().startswith(PNG)
+    assert plots.scatter(study, "base", "all", tmp_path / "z.pdf", zoom=True).read_bytes().startswith(PDF)
+
+
+# ---- LaTeX --------------------------------------------------------------------------------
+def plain(expr):
+    """The expression without eps: what its LaTeX says (log, 1/x)."""
+    return expr.replace(lambda e: isinstance(e, ops.PLog), lambda e: sp.log(e.args[0])).replace(
+        lambda e: isinstance(e, ops.PInv), lambda e: 1 / e.args[0])
+
+
+# SymPy's LaTeX parser reads these back; it misreads some valid LaTeX (juxtaposed function
+# applications, e^{...}, \operatorname), which the rendering check below covers instead.
+@pytest.mark.parametrize("text", ["ce", "mse", "baikal", "yhat**2 - y*log(yhat)", "sqrt(yhat) + y**3",
+                                  "Abs(y - yhat)**2 + tanh(yhat)"])
+def test_equations_parse_back_to_the_same_function(text):
+    from sympy.parsing.latex import parse_latex
+
+    loss = zoo.get(text) if text in zoo.ZOO else Loss.parse(text)
+    parsed = parse_latex(loss.latex().replace(r"\hat{y}", "q")).subs({sp.Symbol("y"): Y, sp.Symbol("q"): YHAT})
+    expected = plain(loss.expr)
+    for y_value, yhat_value in [(0.3, 0.6), (1.0, 0.2), (0.05, 0.9)]:
+        point = {Y: y_value, YHAT: yhat_value}
+        assert float(parsed.subs(point)) == pytest.approx(float(expected.subs(point)), rel=1e-9)
+
+
+def test_every_equation_renders_as_math():
+    from matplotlib.mathtext import MathTextParser
+
+    parser = MathTextParser("path")
+    losses = [zoo.get(name) for name in zoo.names()] + [Loss.from_genome(Genome.random(seed)) for seed in range(40)]
+    for loss in losses:
+        parser.parse(f"${loss.latex()}$")  # raises ValueError on LaTeX it cannot typeset
+
+
+def test_equation_table_is_booktabs_with_every_equation_in_math_mode():
+    entries = [(name, zoo.get(name).latex()) for name in ("ce", "focal", "baikal")]
+    latex = tables.equation_table(entries, "latex")
+    assert latex.startswith(r"\begin{tabular}{ll}") and r"\toprule" in latex and r"\bottomrule" in latex
+    for name, equation in entries:
+        assert f"{tables.escape(name)} & ${equation}$" in latex
+    assert tables.escape("ce_ls") == r"ce\_ls"
+
+
+def test_results_table_bolds_the_best_of_each_column():
+    summary = summarise({"CE": {"c10": [0.9, 0.92]}, "L1": {"c10": [0.95, 0.93]}})
+    latex = tables.results_table(summary, "latex")
+    assert r"\textbf{94.000 $\pm$ 1.414}" in latex and "91.000 $\\pm$ 1.414" in latex
+    assert "**94.000 ± 1.414**" in tables.results_table(summary, "markdown")
+
+
+def test_table_results_command_reads_json(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text('{"CE": {"base": [0.9, 0.91]}, "L1": {"base": [0.95]}}')
+    result = run("table", "results", str(path), "--format", "markdown")
+    assert result.exit_code == 0 and "**95.000 ± 0.000**" in result.stdout
+    path.write_text('["not", "a", "table"]')
+    assert run("table", "results", str(path)).exit_code == 2
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_booktabs_tables_compile(tmp_path):
+    body = tables.equation_table([(n, zoo.get(n).latex()) for n in ("ce", "focal")], "latex")
+    body += tables.results_table(summarise({"CE": {"base": [0.9, 0.91]}}), "latex")
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{amsmath}"
+                                    f"\\begin{{document}}{body}\\end{{document}}")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path, capture_output=True)
+    assert result.returncode == 0 and (tmp_path / "t.pdf").exists()
+
+
+# ---- report and figures ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def evolution_dir(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("report") / "run"
+    result = run("evolve", "--run-dir", str(run_dir), "--initial", "4", "--population", "2", "--tournament", "2",
+                 "--iterations", "2", "--steps", "15")
+    assert result.exit_code == 0, result.output
+    return run_dir
+
+
+def test_report_is_one_self_contained_page(evolution_dir):
+    result = run("report", str(evolution_dir))
+    assert result.exit_code == 0
+    page = (evolution_dir / "report.html").read_text()
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', page)
+    assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert all(base64.b64decode(s.split(",", 1)[1]).startswith(PNG) for s in sources)
+    assert "http://" not in page and "https://" not in page
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed")
+def test_report_renders_in_headless_chromium_with_every_image_loaded(evolution_dir, tmp_path):
+    page = (evolution_dir / "report.html").read_text()
+    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-loaded', "
+             "[...document.images].filter(i => i.complete && i.naturalWidth > 0).length + '/' + document.images.length));"
+             "</script></body>")
+    copy = tmp_path / "probe.html"
+    copy.write_text(page.replace("</body>", probe))
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                             "--disable-component-update", "--disable-sync", "--no-first-run",
+                             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+                             copy.as_uri()], capture_output=True, text=True, timeout=120)
+    assert 'data-loaded="3/3"' in result.stdout
+
+
+@pytest.mark.parametrize("script, out, magic", [
+    ("table4.py", "t4.tex", b"\\begin{tabular}"), ("figure5.py", "f5.png", PNG), ("figure6.py", "f6.png", PNG),
+    ("figure7.py", "f7.pdf", PDF),
+])
+def test_figure_scripts_regenerate_from_a_run(script, out, magic, evolution_dir, tmp_path):
+    target = tmp_path / out
+    result = subprocess.run([sys.executable, str(ROOT / "figures" / script), "--run-dir", str(evolution_dir),
+                             "--out", str(target)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("script, out, magic", [
+    ("table3.py", "t3.tex", b"\\begin{tabular}"), ("figure3.py", "f3.png", PNG), ("figure4.py", "f4.png", PNG),
+])
+def test_study_figure_scripts_make_a_small_run_when_given_none(script, out, magic, tmp_path_factory):
+    workdir = tmp_path_factory.getbasetemp() / "figures-workdir"  # shared: the small study is made once
+    workdir.mkdir(exist_ok=True)
+    target = workdir / out
+    result = subprocess.run([sys.executable, str(ROOT / "figures" / script), "--out", str(target)],
+                            capture_output=True, text=True, timeout=600, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes().startswith(magic)
+
+
+def test_results_tables_script_reads_a_json_file(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"CE": {"cifar10/base": [0.94, 0.95]}, "L1": {"cifar10/base": [0.96, 0.95]}}')
+    result = subprocess.run([sys.executable, str(ROOT / "figures" / "tables5_6.py"), "--results", str(path),
+                             "--out", str(tmp_path / "t.tex")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert r"\textbf{95.500" in (tmp_path / "t.tex").read_text()
