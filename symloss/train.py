@@ -24,7 +24,6 @@ from .genome import Genome
 from .loss import Loss
 from .presets import TrainPreset
 
-STATUSES = ("ok", "early_stopped", "diverged", "failed")
 CHECK_EVERY = 25  # steps between reads of the on-device divergence flag (a host sync)
 EVAL_BATCH = 1000
 
@@ -34,7 +33,10 @@ Progress = Callable[[int, int, dict], None]  # (step, total steps, latest valida
 
 @dataclass
 class Evaluation:
-    """The outcome of one training run; fitness is the best validation accuracy."""
+    """The outcome of one training run; fitness is the best validation accuracy.
+
+    status: "ok", "early_stopped" (fitness: the best reached), "diverged" or "failed" (fitness 0).
+    """
 
     fitness: float
     status: str
