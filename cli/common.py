@@ -1,12 +1,17 @@
 """What several commands share: turning a LOSS argument into a Loss, a progress bar."""
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
 from symloss import Genome, Loss, zoo
+from symloss.loss import SAVE_FORMAT
+from symloss.search import runs
+from symloss.store import Store, StoreError
 
 
 class ExpressionCommand(click.Command):
@@ -23,14 +28,32 @@ def _is_expression(arg: str, option_names: set[str]) -> bool:
     return arg.startswith("-") and arg != "--" and arg.split("=", 1)[0] not in option_names and len(arg) > 1
 
 
+RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>\d*)$")
+
+
 def resolve_loss(text: str) -> Loss:
-    """A loss from a zoo name, a genome JSON file, or an expression."""
+    """A loss from a zoo name, RUN_DIR:best[N], a genome or saved-loss JSON file, or an expression."""
     text = text.strip()
     if text in zoo.ZOO:
         return zoo.get(text)
+    match = RUN_BEST.match(text)
+    if match and Path(match["run"]).is_dir():
+        return best_of_run(match["run"], int(match["rank"] or 1))
     if text.endswith(".json") or Path(text).is_file():
+        document = json.loads(Path(text).read_text()) if Path(text).is_file() else None
+        if isinstance(document, dict) and document.get("format") == SAVE_FORMAT:
+            return Loss.from_dict(document)
         return Loss.from_genome(Genome.from_json(Path(text).read_text()), name=Path(text).stem)
     return Loss.parse(text)
+
+
+def best_of_run(run_dir: str, rank: int) -> Loss:
+    """The rank-th best searched loss of a run directory."""
+    with Store(run_dir) as store:
+        best = runs.top(store, None, rank)
+    if len(best) < rank:
+        raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
+    return Loss.from_genome(Genome.from_dict(best[rank - 1].genome), name=f"{Path(run_dir).name}:best{rank}")
 
 
 class StepBar:

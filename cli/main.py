@@ -8,7 +8,7 @@ import click
 
 from symloss import SymlossError, __version__
 
-from . import search, show, study, train
+from . import export, search, show, study, train
 
 
 class SymlossGroup(click.Group):
@@ -51,6 +51,7 @@ main.add_command(study.correlate_command)
 main.add_command(study.table_group)
 main.add_command(study.plot_command)
 main.add_command(study.report_command)
+main.add_command(export.export_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

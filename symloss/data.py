@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .errors import ConfigError, DataError
 
 CIFAR_VALIDATION = slice(45_000, 50_000)  # the reference code's held-out validation images
-DIGITS_VALIDATION_SHARE = 0.2
+VALIDATION_SHARE = 0.2  # of data sets without a split of their own
 FINE_TUNE_SIZE = 224
 
 
@@ -65,10 +65,7 @@ def digits() -> Dataset:
     large = F.interpolate(small, size=(32, 32), mode="bilinear", align_corners=False)
     images = (large.clamp(0, 1) * 255).round().to(torch.uint8).expand(-1, 3, -1, -1).contiguous()
     labels = torch.as_tensor(bunch.target, dtype=torch.int64)
-    order = torch.from_numpy(np.random.default_rng(0).permutation(len(labels)))
-    cut = int(round(len(labels) * (1 - DIGITS_VALIDATION_SHARE)))
-    train, val = order[:cut], order[cut:]
-    return Dataset("digits", Split(images[train], labels[train]), Split(images[val], labels[val]), 10)
+    return _fixed_split("digits", Split(images, labels), 10)
 
 
 def _root(data_root: str | Path | None, name: str) -> Path:
@@ -135,14 +132,32 @@ def fine_tune(name: str, data_root, download: bool = False, size: int = FINE_TUN
         whole = _resized(datasets.Caltech101(str(root), target_type="category", download=download), size)
     except (RuntimeError, FileNotFoundError) as error:
         raise _missing(name, root, root / name, error) from None
+    return _fixed_split(name, whole, 101)
+
+
+def image_folder(data_root, size: int = 32) -> Dataset:
+    """The user's own images: one folder per class under data_root (torchvision's ImageFolder),
+    resized and centre-cropped to size x size, split 80/20 once and for all."""
+    from torchvision.datasets import ImageFolder
+
+    root = _root(data_root, "imagefolder")
+    try:
+        folder = ImageFolder(str(root))
+    except (FileNotFoundError, RuntimeError) as error:
+        raise DataError(f"no class folders of images under {root}: {error}") from None
+    return _fixed_split("imagefolder", _resized(folder, size), len(folder.classes))
+
+
+def _fixed_split(name: str, whole: Split, classes: int) -> Dataset:
+    """A seeded 80/20 train/validation split of a data set that comes as one piece."""
     order = torch.from_numpy(np.random.default_rng(0).permutation(len(whole)))
-    cut = int(round(len(order) * 0.8))
+    cut = int(round(len(order) * (1 - VALIDATION_SHARE)))
     train, val = order[:cut], order[cut:]
     return Dataset(name, Split(whole.images[train], whole.labels[train]),
-                   Split(whole.images[val], whole.labels[val]), 101)
+                   Split(whole.images[val], whole.labels[val]), classes)
 
 
-NAMES = ("digits", "cifar10", "cifar100", "cars", "flowers102", "caltech101")
+NAMES = ("digits", "cifar10", "cifar100", "cars", "flowers102", "caltech101", "imagefolder")
 
 
 @lru_cache(maxsize=4)
@@ -154,4 +169,6 @@ def load(name: str, data_root: str | None = None, download: bool = False, valida
         return cifar(int(name[5:]), data_root, download, validation)
     if name in ("cars", "flowers102", "caltech101"):
         return fine_tune(name, data_root, download)
+    if name == "imagefolder":
+        return image_folder(data_root)
     raise ConfigError(f"unknown data set {name!r} (known: {', '.join(NAMES)})")

@@ -1,7 +1,9 @@
 """Loss: a symbolic loss with its key, LaTeX, torch function and nn.Module."""
 from __future__ import annotations
 
+import json
 from functools import cached_property
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -15,6 +17,7 @@ from .genome import Genome
 from .phenotype import Verdict
 
 PerSample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+SAVE_FORMAT = "symloss.loss/1"
 
 
 class Loss:
@@ -46,6 +49,43 @@ class Loss:
         """A loss from SymPy syntax over y and yhat, e.g. ``"-y*log(yhat)"``."""
         expr, simplified = _simplified(symbolic.parse(text), budget_s)
         return cls(expr, name=name, simplified=simplified)
+
+    # ---- persistence -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The saved form: the expression exactly (srepr), and the genome where there is one."""
+        return {"format": SAVE_FORMAT, "name": self.name, "expression": sp.srepr(self.expr),
+                "text": str(self.expr), "latex": self.latex(), "key": self.key,
+                "genome": None if self.genome is None else self.genome.to_dict(),
+                "label_smoothing": self.label_smoothing, "simplified": self.simplified}
+
+    @classmethod
+    def from_dict(cls, document: dict) -> "Loss":
+        if not isinstance(document, dict) or document.get("format") != SAVE_FORMAT:
+            raise ExpressionError(f"not a saved symloss loss (expected format {SAVE_FORMAT!r})")
+        genome = Genome.from_dict(document["genome"]) if document.get("genome") else None
+        try:
+            expr = symbolic.from_srepr(document["expression"])
+        except ExpressionError:
+            if genome is None:
+                raise
+            return cls.from_genome(genome, name=document.get("name"))
+        return cls(expr, genome=genome, name=document.get("name"),
+                   label_smoothing=float(document.get("label_smoothing", 0.0)),
+                   simplified=bool(document.get("simplified", True)))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the loss as JSON; `Loss.load(path)` reads it back with the same key and values."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Loss":
+        try:
+            document = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as error:
+            raise ExpressionError(f"{path} is not JSON: {error}") from None
+        return cls.from_dict(document)
 
     # ---- views -----------------------------------------------------------------------
     @cached_property

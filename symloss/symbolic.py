@@ -18,6 +18,7 @@ from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from .errors import ExpressionError
 from .genome import ROOT, Genome
+from . import ops
 from .ops import OPS, PInv
 
 Y = sp.Symbol("y", nonnegative=True)
@@ -136,6 +137,20 @@ def _protect_division(expr: sp.Basic) -> sp.Basic:
         base = args[0] if args[1] == -1 else args[0] ** -args[1]
         return PInv(base)
     return expr.func(*args)
+
+
+def from_srepr(text: str) -> sp.Expr:
+    """An expression saved with sympy.srepr, read with SymPy's classes and symloss's primitives only."""
+    names = {name: value for name, value in vars(sp).items() if isinstance(value, type) or name in ("S", "Symbol")}
+    names.update({cls.__name__: cls for cls in (ops.PLog, ops.PInv, ops.Sigmoid, ops.BesselI0, ops.BesselI0e,
+                                                ops.BesselI1, ops.BesselI1e)})
+    try:
+        expr = eval(text, {"__builtins__": {}}, names)  # noqa: S307 - names are SymPy's classes only
+    except Exception as error:  # noqa: BLE001 - any failure to read is the same failure for the user
+        raise ExpressionError(f"cannot read the saved expression: {type(error).__name__}: {error}") from None
+    if not isinstance(expr, sp.Expr):
+        raise ExpressionError("the saved expression is not an expression")
+    return require_defined(expr)
 
 
 def parse(text: str) -> sp.Expr:

@@ -27,9 +27,10 @@ class Entry:
     label_smoothing: float = 0.0
 
 
+CE = "-y*log(yhat)"  # the CE genome's loss; the zoo builds it from the genome
 ZOO: dict[str, Entry] = {
-    "ce": Entry("-y*log(yhat)", "cross-entropy (the spec's CE genome has this key)"),
-    "ce_ls": Entry("-y*log(yhat)", "cross-entropy with label smoothing 0.1 (Szegedy et al. 2016)", 0.1),
+    "ce": Entry(CE, "cross-entropy (the spec's CE genome)"),
+    "ce_ls": Entry(CE, "cross-entropy with label smoothing 0.1 (Szegedy et al. 2016)", 0.1),
     "baikal": Entry("-(log(yhat) - yhat/y)",
                     "Baikal loss, Gonzalez & Miikkulainen 2020 (its 1/n over classes is a constant "
                     "factor, dropped)"),
@@ -48,7 +49,7 @@ def get(name: str) -> Loss:
     if name not in ZOO:
         raise ExpressionError(f"unknown zoo loss {name!r} (known: {', '.join(names())})")
     entry = ZOO[name]
-    loss = Loss.parse(entry.expression, name=name)
+    loss = Loss.from_genome(ce_genome(), name=name) if entry.expression == CE else Loss.parse(entry.expression, name=name)
     loss.label_smoothing = entry.label_smoothing
     return loss
 

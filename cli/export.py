@@ -1,0 +1,24 @@
+"""`symloss export`: a loss for code that does not use symloss."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from symloss import export
+
+from .common import ExpressionCommand, resolve_loss
+
+
+@click.command("export", cls=ExpressionCommand)
+@click.argument("loss")
+@click.option("--format", "fmt", default="torch", show_default=True, type=click.Choice(sorted(export.FORMATS)))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Default: standard output.")
+def export_command(loss, fmt, output):
+    """Export LOSS (zoo name, expression, genome file or RUN_DIR:best[N]): torch module, python, latex, sympy, json."""
+    text = export.export(resolve_loss(loss), fmt)
+    if output:
+        Path(output).write_text(text)
+        click.echo(output)
+    else:
+        click.echo(text, nl=False)
