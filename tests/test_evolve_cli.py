@@ -31,6 +31,14 @@ def evaluations(run_dir, trained_only=True):
     return rows
 
 
+def committed(run_dir) -> int:
+    """Evaluations committed so far (0 while the store is still being created)."""
+    try:
+        return len(evaluations(run_dir, False)) if (Path(run_dir) / "store.sqlite").exists() else 0
+    except sqlite3.OperationalError:
+        return 0
+
+
 @pytest.fixture(scope="module")
 def straight_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("evolve") / "straight"
@@ -87,17 +95,22 @@ def test_sigkill_at_random_moments_then_resume_matches_the_straight_run(straight
     run_dir = tmp_path / "killed"
     rng = random.Random(0)
     command = [str(SCRIPT), "evolve", "--run-dir", str(run_dir), *TINY]
+    total = len(evaluations(straight_dir, False))
     done_after_kills = []
-    for attempt in range(3):
+    for target in sorted(rng.sample(range(1, total - 1), 3)):  # kill once the run has reached `target`
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
-        time.sleep(rng.uniform(3.0, 6.0))
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            if committed(run_dir) >= target:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 0.5))  # a random moment in the next evaluation
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        done_after_kills.append(len(evaluations(run_dir, False)) if (run_dir / "store.sqlite").exists() else 0)
+        done_after_kills.append(len(evaluations(run_dir, False)))
         command = [str(SCRIPT), "evolve", "--resume", str(run_dir)]
-    total = len(evaluations(straight_dir, False))
-    assert any(0 < done < total for done in done_after_kills), done_after_kills  # killed mid-run
+    assert all(0 < done < total for done in done_after_kills), done_after_kills  # killed mid-run
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     assert sorted(evaluations(run_dir)) == sorted(evaluations(straight_dir))  # none lost, none repeated
