@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Callable
 
 from .. import executors, presets, zoo
+from ..augment import TECHNIQUES
 from ..errors import ConfigError
 from ..store import EvaluationRow, Store, StoreError
 from .elimination import ELIMINATION_PRESETS, Ranked, Stage, eliminate, surrogate_tau
 from .evolution import STAGE as EVOLVE_STAGE
 from .evolution import EvolutionConfig, Member, evolve
-from .jobs import Candidate, Job, train_job
 from .driver import Pending, drive
+from .jobs import Candidate, Job, train_job
 from .random_search import STAGE as RANDOM_STAGE
 from .random_search import record
 
@@ -55,8 +56,6 @@ class EvolveSpec:
                    self.data_root, tuple(sorted(chosen.items())))
 
     def validate(self) -> None:
-        from ..augment import TECHNIQUES
-
         if self.technique not in TECHNIQUES:
             raise ConfigError(f"unknown augmentation technique {self.technique!r} (known: {', '.join(TECHNIQUES)})")
         presets.with_overrides(presets.get(self.search.train), **self.train_overrides)
