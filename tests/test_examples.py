@@ -12,6 +12,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ("zoo_in_three_lines.py", "focal loss on a random batch"),
     ("torchvision_training.py", "epoch 3"),
     ("search_imagefolder.py", "cross-entropy:"),
+    ("correlation_on_ray.py", "base-cutout: tau"),
 ])
 def test_example_runs(name, expected, tmp_path):
     done = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120,

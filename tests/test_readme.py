@@ -23,3 +23,11 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert quickstart_commands()[1] in ci.splitlines()
     assert "-eq 5" in ci  # pytest's "no tests" must fail CI
+
+
+def test_readme_lists_every_command():
+    from symloss_cli.main import main
+
+    readme = (ROOT / "README.md").read_text()
+    for name in main.commands:
+        assert f"`symloss {name}" in readme, name
