@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -20,8 +21,9 @@ def _interrupted(store, run_id, run_dir) -> click.exceptions.Exit:
     return click.exceptions.Exit(130)
 
 
-def _best_tracker(bar: StepBar, total: int):
-    state = {"done": 0, "best": 0.0}
+def _best_tracker(bar: StepBar, total: int, done: int = 0, best: float = 0.0):
+    """A progress callback counting results (from `done` already in the store) and the best fitness."""
+    state = {"done": done, "best": best}
 
     def on_result(row: dict) -> None:
         state["done"] += 1
@@ -69,14 +71,16 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
         store, run_id, spec = runs.reopen(resume_dir)
         run_dir = resume_dir
     else:
-        spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations, data_root,
-                               {"steps": steps} if steps else {})
+        spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations,
+                               str(Path(data_root).resolve()) if data_root else None, {"steps": steps} if steps else {})
         run_dir = run_dir or str(runs.default_run_dir(spec))
         store, run_id = runs.start(run_dir, spec)
     click.echo(f"run directory: {run_dir}", err=True)
     with store, StepBar(unit="eval") as bar:
         try:
-            runs.run_evolution(store, run_id, spec, concurrency, _best_tracker(bar, runs.total_evaluations(spec)))
+            done = store.evaluations(run_id)
+            progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), max((e.fitness for e in done), default=0.0))
+            runs.run_evolution(store, run_id, spec, concurrency, progress)
         except KeyboardInterrupt:
             raise _interrupted(store, run_id, run_dir) from None
         bar.close()
