@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from symloss import Genome, Loss, zoo
+from symloss import Genome, GenomeError, Loss, zoo
 from symloss.loss import SAVE_FORMAT
 from symloss.search import runs
 from symloss.store import Store, StoreError
@@ -28,7 +28,7 @@ def _is_expression(arg: str, option_names: set[str]) -> bool:
     return arg.startswith("-") and arg != "--" and arg.split("=", 1)[0] not in option_names and len(arg) > 1
 
 
-RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>\d*)$")
+RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>[1-9]\d*)?$")
 
 
 def resolve_loss(text: str) -> Loss:
@@ -40,10 +40,14 @@ def resolve_loss(text: str) -> Loss:
     if match and Path(match["run"]).is_dir():
         return best_of_run(match["run"], int(match["rank"] or 1))
     if text.endswith(".json") or Path(text).is_file():
-        document = json.loads(Path(text).read_text()) if Path(text).is_file() else None
+        source = Path(text).read_text()
+        try:
+            document = json.loads(source)
+        except json.JSONDecodeError as error:
+            raise GenomeError(f"{text} is not JSON ({error}): expected a genome or a saved loss") from None
         if isinstance(document, dict) and document.get("format") == SAVE_FORMAT:
             return Loss.from_dict(document)
-        return Loss.from_genome(Genome.from_json(Path(text).read_text()), name=Path(text).stem)
+        return Loss.from_genome(Genome.from_dict(document), name=Path(text).stem)
     return Loss.parse(text)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 import click
@@ -21,7 +22,7 @@ class SymlossGroup(click.Group):
             raise click.exceptions.Exit(_fail(f"error: {error.format_message()}", 2)) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except (SymlossError, OSError) as error:
+        except (SymlossError, OSError, sqlite3.Error) as error:
             raise click.exceptions.Exit(_fail(f"error: {error}", 2)) from None
         except Exception as error:  # a bug: still no traceback unless asked for
             if os.environ.get("SYMLOSS_DEBUG"):

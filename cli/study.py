@@ -45,8 +45,12 @@ def correlate_command(run_dir, count, techniques, top_k, preset, seed, concurren
             done["n"] += 1
             bar(done["n"], count * len(chosen), row)
 
-        study = run_study(store, count, chosen, preset, seed, top_k, concurrency,
-                          {"steps": steps} if steps else None, data_root, progress)
+        try:
+            study = run_study(store, count, chosen, preset, seed, top_k, concurrency,
+                              {"steps": steps} if steps else None, data_root, progress)
+        except KeyboardInterrupt:
+            click.echo("interrupted: the same command resumes the study", err=True)
+            raise click.exceptions.Exit(130) from None
     if as_json:
         click.echo(json.dumps(study.to_dict()))
     else:

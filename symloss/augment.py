@@ -36,9 +36,8 @@ class Params:
     flip: bool = True
 
 
-# RandAugment (Cubuk et al. 2020) over 31 magnitude bins: name -> (magnitude at bin m of
-# an image of width w, signed); None: no magnitude.
-RANDAUG_BINS = 31
+# RandAugment (Cubuk et al. 2020), magnitude m in 0..30: name -> (magnitude at m for an
+# image of width w, signed); None: no magnitude.
 RANDAUG_OPS: dict[str, tuple[Callable[[int, int], float] | None, bool]] = {
     "identity": (None, False),
     "shear_x": (lambda m, w: 0.3 * m / 30, True),

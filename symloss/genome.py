@@ -167,6 +167,10 @@ class Genome:
 
     def binary_curve(self) -> np.ndarray:
         """The raw binary phenotype with flip off."""
+        return self._curve
+
+    @cached_property
+    def _curve(self) -> np.ndarray:
         return phenotype.binary_curve(lambda y, yhat: self.evaluate(y, yhat, flip=False))
 
     def normalised_phenotype(self) -> np.ndarray:
@@ -204,8 +208,9 @@ class Genome:
     def with_flip(self, flip: bool | None) -> "Genome":
         """The same genome with its sign fixed (the validity verdict carries over)."""
         twin = Genome(self.nodes, flip)
-        if "_verdict" in self.__dict__:
-            twin.__dict__["_verdict"] = self._verdict
+        for cached in ("_verdict", "_curve"):  # they do not depend on the sign
+            if cached in self.__dict__:
+                twin.__dict__[cached] = self.__dict__[cached]
         return twin
 
     # ---- value semantics ---------------------------------------------------------

@@ -64,13 +64,16 @@ class Loss:
             raise ExpressionError(f"not a saved symloss loss (expected format {SAVE_FORMAT!r})")
         genome = Genome.from_dict(document["genome"]) if document.get("genome") else None
         try:
-            expr = symbolic.from_srepr(document["expression"])
+            expr = symbolic.from_srepr(str(document.get("expression", "")))
         except ExpressionError:
             if genome is None:
                 raise
             return cls.from_genome(genome, name=document.get("name"))
-        return cls(expr, genome=genome, name=document.get("name"),
-                   label_smoothing=float(document.get("label_smoothing", 0.0)),
+        try:
+            smoothing = float(document.get("label_smoothing", 0.0))
+        except (TypeError, ValueError):
+            raise ExpressionError(f"label_smoothing must be a number, not {document.get('label_smoothing')!r}") from None
+        return cls(expr, genome=genome, name=document.get("name"), label_smoothing=smoothing,
                    simplified=bool(document.get("simplified", True)))
 
     def save(self, path: str | Path) -> Path:

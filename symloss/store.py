@@ -86,16 +86,21 @@ class Store:
             if not create:
                 raise StoreError(f"{self.directory} is not a symloss run directory (no {FILENAME})")
             self.directory.mkdir(parents=True, exist_ok=True)
-        self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        try:
+            self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open {self.path}: {error}") from None
         self.connection.row_factory = sqlite3.Row
         try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
             tables = {r[0] for r in self.connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as error:
+            self._initialise(tables, create)
+        except (sqlite3.Error, StoreError) as error:
             self.connection.close()
+            if isinstance(error, StoreError):
+                raise
             raise StoreError(f"{self.path} is not a symloss store: {error}") from None
-        self._initialise(tables, create)
 
     def _initialise(self, tables: set[str], create: bool) -> None:
         if "meta" not in tables:
@@ -130,9 +135,6 @@ class Store:
     def run(self, name: str) -> dict | None:
         row = self.connection.execute("SELECT * FROM runs WHERE name = ?", (name,)).fetchone()
         return None if row is None else dict(row, config=json.loads(row["config"]))
-
-    def runs(self) -> list[dict]:
-        return [dict(r, config=json.loads(r["config"])) for r in self.connection.execute("SELECT * FROM runs ORDER BY id")]
 
     def create_run(self, kind: str, name: str, config: dict[str, Any], seed: int) -> int:
         now = time.time()

@@ -95,3 +95,16 @@ def test_train_errors_are_one_line_and_exit_2(args, culprit):
     result = run(*args)
     assert result.exit_code == 2 and culprit in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, culprit", [
+    (["show", "notes.txt"], "not JSON"),
+    (["show", "nowhere:best0"], "nowhere:best0"),
+    (["train", "ce", "--weights", "w.pt", "--steps", "1"], "weights"),
+])
+def test_more_bad_inputs_are_one_line(args, culprit, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a genome")
+    result = run(*args)
+    assert result.exit_code == 2 and culprit in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

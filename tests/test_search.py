@@ -251,3 +251,13 @@ def test_elimination_carries_the_best_through_its_stages_and_resumes(store):
     assert all(f.runs == 2 for f in finalists)
     eliminate(store, elimination, source, stages, "base", stage_job, executors.InProcess(), calls)
     assert calls.calls == 13  # resumed: nothing retrained
+
+
+def test_a_different_setting_is_trained_again_in_the_same_run(store):
+    run_id = store.create_run("random", "r", {}, 0)
+    candidates = plan(4, 3)
+    calls = Counting()
+    random_search(store, run_id, candidates, ["base"], make_job, executors.InProcess(), calls)
+    longer = lambda candidate, technique: Job(candidate.genome.to_dict(), technique, "demo", 0, overrides=(("steps", 9),))  # noqa: E731
+    random_search(store, run_id, candidates, ["base"], longer, executors.InProcess(), calls)
+    assert calls.calls == 6 and len({e.setting for e in store.evaluations(run_id)}) == 2

@@ -1,6 +1,8 @@
 """Models by name: `build(name, num_classes, **options)`."""
 from __future__ import annotations
 
+import inspect
+
 from torch import nn
 
 from ..errors import ConfigError
@@ -24,6 +26,10 @@ def build(name: str, num_classes: int, **options) -> nn.Module:
     """The model `name` for `num_classes` classes (options: weights=PATH for efficientnet_v2_s)."""
     if name not in BUILDERS:
         raise ConfigError(f"unknown model {name!r} (known: {', '.join(NAMES)})")
+    accepted = inspect.signature(BUILDERS[name]).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(f"model {name} takes no option(s) {', '.join(unknown)}")
     return BUILDERS[name](num_classes=num_classes, **options)
 
 

@@ -19,10 +19,14 @@ from ..study.correlation import Study, best_k, clusters  # noqa: E402
 SUFFIXES = (".png", ".pdf")
 
 
-def save(figure, path: str | Path) -> Path:
+def checked(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"plots are written as {' or '.join(SUFFIXES)}, not {path.suffix or 'no suffix'}")
+    return path
+
+
+def save(figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(figure)
@@ -35,6 +39,7 @@ def reference() -> Loss:
 
 def binary(losses: Mapping[str, Loss], path: str | Path, with_reference: bool = True) -> Path:
     """Binary phenotypes (y = [0, 1], yhat = [p, 1 - p]): raw and min-max normalised, CE dashed."""
+    path = checked(path)
     curves = dict(losses)
     if with_reference:
         curves.setdefault("CE", reference())
@@ -60,6 +65,7 @@ def _surface_axes(figure, y, yhat, values, title: str, label: str):
 
 def surface(loss: Loss, path: str | Path, title: str | None = None) -> Path:
     """The elementwise term f(y, yhat) over [0, 1]^2, not normalised."""
+    path = checked(path)
     y, yhat, values = phenotype.surface(loss.term())
     figure = plt.figure(figsize=(6, 5))
     _surface_axes(figure, y, yhat, values, title or str(loss.name or loss.expr), "f(y, ŷ)")
@@ -68,6 +74,7 @@ def surface(loss: Loss, path: str | Path, title: str | None = None) -> Path:
 
 def difference(loss: Loss, path: str | Path, title: str | None = None) -> Path:
     """normalised(f) - normalised(CE) over [0, 1]^2: where a loss departs from cross-entropy."""
+    path = checked(path)
     y, yhat, values = phenotype.surface(loss.term())
     _, _, ce = phenotype.surface(reference().term())
     figure = plt.figure(figsize=(6, 5))
@@ -79,6 +86,7 @@ def difference(loss: Loss, path: str | Path, title: str | None = None) -> Path:
 def scatter(study: Study, first: str, second: str, path: str | Path, zoom: bool = False,
             cluster_count: int = 4) -> Path:
     """Accuracy under `first` against `second`, coloured by cluster (Figure 3); zoom: the best k (Figure 4)."""
+    path = checked(path)
     x, y = np.asarray(study.accuracies[first]), np.asarray(study.accuracies[second])
     if zoom:
         chosen = best_k(x, y, study.top_k)

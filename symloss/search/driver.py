@@ -6,7 +6,7 @@ that needs no training (its loss was already trained in the same setting), with 
 """
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -59,6 +59,6 @@ def _result(future: Future) -> Evaluation:
     error = future.exception()
     if error is None:
         return future.result()
-    if isinstance(error, SymlossError):  # a configuration or data problem: no point going on
+    if isinstance(error, (SymlossError, BrokenExecutor)):  # configuration, data or a dead pool: stop here
         raise error
     return failure(error)

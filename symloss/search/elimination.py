@@ -48,14 +48,18 @@ class Ranked:
     runs: int
 
 
-def best_by_key(evaluations: Sequence[EvaluationRow]) -> list[Ranked]:
-    """Distinct losses by their best fitness (a search's own ranking; ties: the earlier first)."""
+def best_evaluations(evaluations: Sequence[EvaluationRow]) -> list[EvaluationRow]:
+    """Each distinct loss's best evaluation, best first (ties: the earlier first)."""
     best: dict[str, EvaluationRow] = {}
     for evaluation in evaluations:
         if evaluation.genome is not None and (evaluation.key not in best or evaluation.fitness > best[evaluation.key].fitness):
             best[evaluation.key] = evaluation
-    ranked = sorted(best.values(), key=lambda e: (-e.fitness, e.id))
-    return [Ranked(e.key, e.genome, e.fitness, 1) for e in ranked]
+    return sorted(best.values(), key=lambda e: (-e.fitness, e.id))
+
+
+def best_by_key(evaluations: Sequence[EvaluationRow]) -> list[Ranked]:
+    """Distinct losses by their best fitness (a search's own ranking)."""
+    return [Ranked(e.key, e.genome, e.fitness, 1) for e in best_evaluations(evaluations)]
 
 
 def mean_by_key(evaluations: Sequence[EvaluationRow]) -> list[Ranked]:
@@ -72,8 +76,12 @@ def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages
               progress: Callable[[dict], None] | None = None) -> list[Ranked]:
     """Run (or resume) every stage; returns the finalists ranked by the mean of their last-preset runs."""
     ranking = best_by_key(source)
+    if not ranking:
+        return []
+    sample = Candidate(Genome.from_dict(ranking[0].genome))
+    settings = {stage.name: make_job(sample, technique, stage).setting for stage in stages}
     for index, stage in enumerate(stages):
-        done = {e.key for e in store.evaluations(run_id, stage.name)}
+        done = {e.key for e in store.evaluations(run_id, stage.name) if e.setting == settings[stage.name]}
         todo = iter([r for r in ranking[:stage.take] if r.key not in done])
 
         def propose(stage=stage, todo=todo) -> Pending | None:
@@ -91,23 +99,26 @@ def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages
                 progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
 
         drive(executor, fn, propose, complete)
-        ranking = _ranking_after(store, run_id, stages[:index + 1])
+        ranking = _ranking_after(store, run_id, stages[:index + 1], settings)
     return ranking[:FINALISTS]
 
 
 def surrogate_tau(store: Store, run_id: int, source: Sequence[EvaluationRow], stage: Stage) -> tuple[float, int]:
     """(Kendall's tau, losses) between the search's fitness and a stage's, over the losses it trained."""
     searched = {r.key: r.fitness for r in best_by_key(source)}
-    pairs = [(searched[e.key], e.fitness) for e in store.evaluations(run_id, stage.name) if e.key in searched]
+    latest = {e.key: e.fitness for e in store.evaluations(run_id, stage.name)}  # the last setting run wins
+    pairs = [(searched[key], fitness) for key, fitness in latest.items() if key in searched]
     if len(pairs) < 2:
         return float("nan"), len(pairs)
     first, second = zip(*pairs)
     return float(kendalltau(first, second).statistic), len(pairs)
 
 
-def _ranking_after(store: Store, run_id: int, stages: Sequence[Stage]) -> list[Ranked]:
-    """The losses of the last stage, by the mean of all their runs on its preset."""
+def _ranking_after(store: Store, run_id: int, stages: Sequence[Stage], settings: dict[str, str]) -> list[Ranked]:
+    """The losses of the last stage, by the mean of all their runs on its preset (in these settings)."""
+    def rows(stage: Stage) -> list[EvaluationRow]:
+        return [e for e in store.evaluations(run_id, stage.name) if e.setting == settings[stage.name]]
+
     last = stages[-1]
-    present = {e.key for e in store.evaluations(run_id, last.name)}
-    runs = [e for s in stages if s.preset == last.preset for e in store.evaluations(run_id, s.name)]
-    return mean_by_key([e for e in runs if e.key in present])
+    present = {e.key for e in rows(last)}
+    return mean_by_key([e for s in stages if s.preset == last.preset for e in rows(s) if e.key in present])

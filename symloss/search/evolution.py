@@ -117,7 +117,8 @@ def evolve(store: Store, run_id: int, config: EvolutionConfig, technique: str, s
            make_job: Callable[[Candidate, str], Job], executor, fn,
            progress: Callable[[dict], None] | None = None) -> list[Member]:
     """Run (or resume) the random phase and the evolution; returns the final population."""
-    random_search(store, run_id, plan(seed, config.initial), [technique], make_job, executor, fn, progress)
+    if len(store.evaluations(run_id, RANDOM_STAGE)) < config.initial:
+        random_search(store, run_id, plan(seed, config.initial), [technique], make_job, executor, fn, progress)
     steps = store.iterations(run_id)
     population = ([_member(store, e, a) for e, a in steps[-1]["population"]] if steps
                   else initial_population(store, run_id, config))

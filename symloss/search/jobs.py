@@ -33,7 +33,8 @@ class Candidate:
 
     def save(self, store: Store) -> None:
         """Record the genome, its formula, LaTeX and phenotype (once per key)."""
-        store.add_genome(self.key, self.genome.to_dict(), str(self.loss.expr), self.loss.latex(), self.phenotype)
+        if store.genome(self.key) is None:
+            store.add_genome(self.key, self.genome.to_dict(), str(self.loss.expr), self.loss.latex(), self.phenotype)
 
 
 @dataclass(frozen=True)

@@ -49,16 +49,16 @@ def record(store: Store, run_id: int, stage: str, pending: Pending, candidate: C
 def random_search(store: Store, run_id: int, candidates: Sequence[Candidate], techniques: Sequence[str],
                   make_job: Callable[[Candidate, str], Job], executor, fn,
                   progress: Callable[[dict], None] | None = None) -> None:
-    """Evaluate every candidate under every technique that this run has not evaluated yet."""
-    done = {(e.technique, e.key) for e in store.evaluations(run_id, STAGE)}
-    todo = iter([(index, c, t) for t in techniques for index, c in enumerate(candidates) if (t, c.key) not in done])
+    """Evaluate every candidate under every technique, unless this run has in the same setting."""
+    done = {(e.setting, e.key) for e in store.evaluations(run_id, STAGE)}
+    jobs = [(index, c, make_job(c, t)) for t in techniques for index, c in enumerate(candidates)]
+    todo = iter([(index, c, job) for index, c, job in jobs if (job.setting, c.key) not in done])
 
     def propose() -> Pending | None:
         item = next(todo, None)
         if item is None:
             return None
-        index, candidate, technique = item
-        job = make_job(candidate, technique)
+        index, candidate, job = item
         return Pending(job, store.find_training(job.setting, candidate.key), (index, candidate))
 
     def complete(pending: Pending, evaluation: Evaluation | None) -> None:

@@ -10,7 +10,7 @@ from .. import executors, presets, zoo
 from ..augment import TECHNIQUES
 from ..errors import ConfigError
 from ..store import EvaluationRow, Store, StoreError
-from .elimination import ELIMINATION_PRESETS, Ranked, Stage, eliminate, surrogate_tau
+from .elimination import ELIMINATION_PRESETS, Ranked, Stage, best_evaluations, eliminate, surrogate_tau
 from .evolution import STAGE as EVOLVE_STAGE
 from .evolution import EvolutionConfig, Member, evolve
 from .driver import Pending, drive
@@ -139,11 +139,7 @@ def baseline(store: Store, run_id: int, spec: EvolveSpec, executor, fn, progress
 def top(store: Store, run_id: int | None, count: int | None = 5) -> list[EvaluationRow]:
     """The run's (None: every run's) distinct searched losses (random phase, evolution), best first."""
     searched = [e for stage in (RANDOM_STAGE, EVOLVE_STAGE) for e in store.evaluations(run_id, stage)]
-    best: dict[str, EvaluationRow] = {}
-    for evaluation in searched:
-        if evaluation.key not in best or evaluation.fitness > best[evaluation.key].fitness:
-            best[evaluation.key] = evaluation
-    ranked = sorted(best.values(), key=lambda e: (-e.fitness, e.id))
+    ranked = best_evaluations(searched)
     return ranked if count is None else ranked[:count]
 
 

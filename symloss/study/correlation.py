@@ -68,12 +68,16 @@ def correlate(store: Store, run_id: int, n: int, techniques: Sequence[str], seed
     """Train (or reuse from the store) n random valid losses under every technique; tabulate."""
     candidates = plan(seed, n)
     random_search(store, run_id, candidates, techniques, make_job, executor, fn, progress)
-    return study_of(store, run_id, [c.key for c in candidates], techniques, top_k)
+    settings = {make_job(candidates[0], t).setting for t in techniques}
+    return study_of(store, run_id, [c.key for c in candidates], techniques, top_k, settings)
 
 
-def study_of(store: Store, run_id: int, keys: Sequence[str], techniques: Sequence[str], top_k: int) -> Study:
-    """The study's tables from the evaluations stored for `keys` under `techniques`."""
-    fitness = {(e.technique, e.key): e.fitness for e in store.evaluations(run_id, STAGE)}
+def study_of(store: Store, run_id: int, keys: Sequence[str], techniques: Sequence[str], top_k: int,
+             settings: set[str] | None = None) -> Study:
+    """The study's tables from the evaluations stored for `keys` under `techniques` (in `settings`
+    when given; else the latest of each)."""
+    fitness = {(e.technique, e.key): e.fitness for e in store.evaluations(run_id, STAGE)
+               if settings is None or e.setting in settings}
     accuracies = {t: [fitness[(t, key)] for key in keys] for t in techniques}
     return Study(list(techniques), list(keys), accuracies, kendall(accuracies, techniques, top_k), top_k)
 
