@@ -13,10 +13,9 @@ from scipy.stats import kendalltau
 
 from ..genome import Genome
 from ..store import EvaluationRow, Store
-from ..train import Evaluation
 from .driver import Pending, drive
 from .jobs import Candidate, Job
-from .random_search import record
+from .random_search import recording
 
 
 @dataclass(frozen=True)
@@ -90,15 +89,9 @@ def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages
                 return None
             candidate = Candidate(Genome.from_dict(ranked.genome))
             job = make_job(candidate, technique, stage)
-            return Pending(job, store.find_training(job.setting, ranked.key), candidate)
+            return Pending(job, store.find_training(job.setting, ranked.key), (candidate, None))
 
-        def complete(pending: Pending, evaluation: Evaluation | None, stage=stage) -> None:
-            with store.transaction():
-                record(store, run_id, stage.name, pending, pending.context, None, evaluation)
-            if progress:
-                progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
-
-        drive(executor, fn, propose, complete)
+        drive(executor, fn, propose, recording(store, run_id, stage.name, progress))
         ranking = _ranking_after(store, run_id, stages[:index + 1], settings)
     return ranking[:FINALISTS]
 

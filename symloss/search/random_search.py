@@ -46,6 +46,18 @@ def record(store: Store, run_id: int, stage: str, pending: Pending, candidate: C
                                 reason=evaluation.reason, steps=evaluation.steps, wall_s=evaluation.wall_s)
 
 
+def recording(store: Store, run_id: int, stage: str, progress: Callable[[dict], None] | None):
+    """The `complete` of a stage that only records: one committed row per result, then progress.
+    Its Pending contexts are (candidate, iteration)."""
+    def complete(pending: Pending, evaluation: Evaluation | None) -> None:
+        candidate, iteration = pending.context
+        with store.transaction():
+            record(store, run_id, stage, pending, candidate, iteration, evaluation)
+        if progress:
+            progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
+    return complete
+
+
 def random_search(store: Store, run_id: int, candidates: Sequence[Candidate], techniques: Sequence[str],
                   make_job: Callable[[Candidate, str], Job], executor, fn,
                   progress: Callable[[dict], None] | None = None) -> None:
@@ -59,13 +71,6 @@ def random_search(store: Store, run_id: int, candidates: Sequence[Candidate], te
         if item is None:
             return None
         index, candidate, job = item
-        return Pending(job, store.find_training(job.setting, candidate.key), (index, candidate))
+        return Pending(job, store.find_training(job.setting, candidate.key), (candidate, index))
 
-    def complete(pending: Pending, evaluation: Evaluation | None) -> None:
-        index, candidate = pending.context
-        with store.transaction():
-            record(store, run_id, STAGE, pending, candidate, index, evaluation)
-        if progress:
-            progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
-
-    drive(executor, fn, propose, complete)
+    drive(executor, fn, propose, recording(store, run_id, STAGE, progress))

@@ -16,7 +16,7 @@ from .evolution import EvolutionConfig, Member, evolve
 from .driver import Pending, drive
 from .jobs import Candidate, Job, train_job
 from .random_search import STAGE as RANDOM_STAGE
-from .random_search import record
+from .random_search import recording
 
 EVOLVE_RUN = "evolve"
 BASELINE_STAGE = "baseline"
@@ -121,18 +121,8 @@ def baseline(store: Store, run_id: int, spec: EvolveSpec, executor, fn, progress
         return existing
     candidate = Candidate(zoo.ce_genome())
     job = spec.job(candidate, spec.technique)
-    queue = iter([Pending(job, store.find_training(job.setting, candidate.key), candidate)])
-
-    def propose() -> Pending | None:
-        return next(queue, None)
-
-    def complete(pending, evaluation) -> None:
-        with store.transaction():
-            record(store, run_id, BASELINE_STAGE, pending, candidate, None, evaluation)
-        if progress:
-            progress({"fitness": evaluation.fitness if evaluation else pending.cached.fitness})
-
-    drive(executor, fn, propose, complete)
+    queue = iter([Pending(job, store.find_training(job.setting, candidate.key), (candidate, None))])
+    drive(executor, fn, lambda: next(queue, None), recording(store, run_id, BASELINE_STAGE, progress))
     return store.evaluations(run_id, BASELINE_STAGE)[0]
 
 
