@@ -1,6 +1,7 @@
 """What several commands share: turning a LOSS argument into a Loss, a progress bar."""
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from symloss import Genome, GenomeError, Loss, zoo
+from symloss.executors import KINDS, ExecutorSpec
 from symloss.loss import SAVE_FORMAT
 from symloss.search import runs
 from symloss.store import Store, StoreError
@@ -26,6 +28,29 @@ class ExpressionCommand(click.Command):
 
 def _is_expression(arg: str, option_names: set[str]) -> bool:
     return arg.startswith("-") and arg != "--" and arg.split("=", 1)[0] not in option_names and len(arg) > 1
+
+
+def executor_options(command):
+    """--executor, --concurrency, --pack-size, --gpus-per-eval, --ray-address -> an `executor` argument."""
+    options = [
+        click.option("--executor", "kind", type=click.Choice(KINDS), default="local", show_default=True,
+                     help="local: this process or worker processes; packed: losses trained together as one "
+                          "packed model; ray: Ray tasks on a local or joined cluster."),
+        click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Evaluations in flight."),
+        click.option("--pack-size", type=click.IntRange(min=1), default=None,
+                     help="Losses per pack (packed: default --concurrency; ray: default 1)."),
+        click.option("--gpus-per-eval", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="ray: GPUs per evaluation (0.25: four share a GPU)."),
+        click.option("--ray-address", default=None, help="ray: the cluster to join (default: a new local one)."),
+    ]
+
+    @functools.wraps(command)
+    def wrapped(kind, concurrency, pack_size, gpus_per_eval, ray_address, **kwargs):
+        return command(executor=ExecutorSpec(kind, concurrency, pack_size, gpus_per_eval, ray_address), **kwargs)
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped
 
 
 RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>[1-9]\d*)?$")

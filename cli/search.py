@@ -11,7 +11,7 @@ from symloss.presets import SEARCH_PRESETS
 from symloss.search import runs
 from symloss.search.elimination import ELIMINATION_PRESETS
 
-from .common import StepBar
+from .common import StepBar, executor_options
 
 
 def _interrupted(store, run_id, run_dir) -> click.exceptions.Exit:
@@ -61,11 +61,11 @@ def _rows(store, evaluations):
 @click.option("--population", type=click.IntRange(min=1), default=None, help="Population size.")
 @click.option("--tournament", type=click.IntRange(min=1), default=None, help="Tournament size.")
 @click.option("--iterations", type=click.IntRange(min=0), default=None, help="Children bred and evaluated.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True, help="Evaluations in flight.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the training preset's steps.")
+@executor_options
 def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, population, tournament, iterations,
-                   concurrency, data_root, steps):
+                   data_root, steps, executor):
     """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
     if resume_dir:
         store, run_id, spec = runs.reopen(resume_dir)
@@ -80,7 +80,7 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
         try:
             done = store.evaluations(run_id)
             progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), max((e.fitness for e in done), default=0.0))
-            runs.run_evolution(store, run_id, spec, concurrency, progress)
+            runs.run_evolution(store, run_id, spec, executor, progress)
         except KeyboardInterrupt:
             raise _interrupted(store, run_id, run_dir) from None
         bar.close()
@@ -108,14 +108,14 @@ def top_command(run_dir, count, show_all, as_json):
 @click.command("eliminate")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(ELIMINATION_PRESETS)))
-@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Shorten every stage's training (a quick look).")
-def eliminate_command(run_dir, preset, concurrency, steps):
+@executor_options
+def eliminate_command(run_dir, preset, steps, executor):
     """Carry the run's best losses through the elimination protocol's stages (resumable)."""
     store, run_id, spec = runs.reopen(run_dir)
     with store, StepBar(unit="eval") as bar:
         try:
-            finalists = runs.run_elimination(store, run_id, spec, preset, concurrency,
+            finalists = runs.run_elimination(store, run_id, spec, preset, executor,
                                              _best_tracker(bar, runs.elimination_size(preset)), steps=steps)
         except KeyboardInterrupt:
             raise _interrupted(store, run_id, run_dir) from None

@@ -19,3 +19,7 @@ class DataError(SymlossError, RuntimeError):
 
 class ConfigError(SymlossError, ValueError):
     """An unknown preset, technique, model or option."""
+
+
+class ExecutorError(SymlossError, RuntimeError):
+    """Evaluations cannot run: a broken worker pool, a Ray cluster that cannot be reached or lost a task."""

@@ -1,14 +1,61 @@
-"""Where evaluations run: in this process one at a time, or in a pool of worker processes.
+"""Where evaluations run: in this process, in worker processes, packed, or as Ray tasks.
 
 An executor runs picklable `fn(job)` calls and hands back futures; the search keeps up to
-`concurrency` of them in flight and writes every result to the store itself (workers
-never touch the store).
+`concurrency` of them in flight, calls `flush()` before it waits, and writes every result
+to the store itself (workers never touch the store). Choose one with `ExecutorSpec`:
+
+- local:  one at a time in this process, or `concurrency` spawned worker processes (each
+          on its own GPU where there are several);
+- packed: jobs of the same setting trained together as one packed model (`fn.pack`), packs
+          of `pack_size` in this process or in worker processes;
+- ray:    each evaluation (or pack) a Ray task with `gpus_per_eval` GPUs; a task lost with
+          its worker is retried, and a result only ever reaches the driver once.
 """
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import ConfigError, ExecutorError
+
+KINDS = ("local", "packed", "ray")
+RAY_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """How to run evaluations (the CLI's --executor, --concurrency, --pack-size, --gpus-per-eval,
+    --ray-address)."""
+
+    kind: str = "local"
+    concurrency: int = 1  # evaluations in flight
+    pack_size: int | None = None  # members per pack (packed: default concurrency; ray: default 1)
+    gpus_per_eval: float = 0.0  # ray: GPUs reserved per evaluation (fractions share a GPU)
+    ray_address: str | None = None  # ray: an existing cluster to join (default: start a local one)
+
+    def make(self):
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown executor {self.kind!r} (known: {', '.join(KINDS)})")
+        if self.concurrency < 1 or (self.pack_size is not None and self.pack_size < 1) or self.gpus_per_eval < 0:
+            raise ConfigError("concurrency and pack size must be at least 1, GPUs per evaluation at least 0")
+        if self.kind != "ray" and (self.ray_address or self.gpus_per_eval):
+            raise ConfigError("--ray-address and --gpus-per-eval need --executor ray")
+        size = self.pack_size or (self.concurrency if self.kind == "packed" else 1)
+        carriers = math.ceil(self.concurrency / size)  # packs (or single jobs) in flight
+        if self.kind == "ray":
+            backend = RayTasks(carriers, self.ray_address, self.gpus_per_eval)
+        else:
+            backend = InProcess() if carriers == 1 else Pool(carriers)
+        return backend if size == 1 else Packing(backend, size)
+
+
+def make(spec: ExecutorSpec | int = 1):
+    """The executor a spec describes (an int: that many local evaluations in flight)."""
+    return (spec if isinstance(spec, ExecutorSpec) else ExecutorSpec(concurrency=spec)).make()
 
 
 class InProcess:
@@ -26,34 +73,156 @@ class InProcess:
             future.set_exception(error)
         return future
 
+    def flush(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
 class Pool:
-    """`concurrency` worker processes (spawned: safe with torch and CUDA)."""
+    """`concurrency` worker processes (spawned: safe with torch and CUDA); with several GPUs,
+    worker i trains on GPU i mod count."""
 
     def __init__(self, concurrency: int):
         self.concurrency = concurrency
-        self.pool = ProcessPoolExecutor(max_workers=concurrency, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_limit_threads, initargs=(concurrency,))
+        context = multiprocessing.get_context("spawn")
+        self.pool = ProcessPoolExecutor(max_workers=concurrency, mp_context=context, initializer=_init_worker,
+                                        initargs=(concurrency, context.Value("i", 0)))
 
     def submit(self, fn: Callable, job) -> Future:
         return self.pool.submit(fn, job)
+
+    def flush(self) -> None:
+        pass
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _limit_threads(workers: int) -> None:
-    """Share the CPU cores among the workers instead of oversubscribing them."""
-    import os
-
+def _init_worker(workers: int, counter) -> None:
+    """Share the CPU cores among the workers instead of oversubscribing them; spread them over GPUs."""
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    with counter.get_lock():
+        index, counter.value = counter.value, counter.value + 1
+    if torch.cuda.is_available():
+        torch.cuda.set_device(index % torch.cuda.device_count())
 
 
-def make(concurrency: int = 1):
-    """The executor for `concurrency` evaluations in flight."""
-    return InProcess() if concurrency <= 1 else Pool(concurrency)
+@dataclass
+class Pack:
+    """Jobs of one setting, trained together by `fn.pack(jobs)` (or one by one if fn has none)."""
+
+    fn: Callable
+    jobs: list = field(default_factory=list)
+
+
+def run_pack(pack: Pack) -> list:
+    """Each job's result, or the exception it raised (runs in the worker)."""
+    batched = getattr(pack.fn, "pack", None)
+    if batched is not None:
+        return batched(pack.jobs)
+    results: list[Any] = []
+    for job in pack.jobs:
+        try:
+            results.append(pack.fn(job))
+        except Exception as error:  # noqa: BLE001 - handed to that job's future
+            results.append(error)
+    return results
+
+
+class Packing:
+    """Groups jobs of the same setting into packs of `size` and runs each pack as one job of
+    `backend`; `flush()` sends the partial packs (the search calls it before it waits)."""
+
+    def __init__(self, backend, size: int):
+        self.backend, self.size = backend, size
+        self.concurrency = size * backend.concurrency
+        self.waiting: dict[tuple, list[tuple[Any, Future]]] = {}
+
+    def submit(self, fn: Callable, job) -> Future:
+        future: Future = Future()
+        key = (fn, getattr(job, "setting", None), getattr(job, "data_root", None))
+        self.waiting.setdefault(key, []).append((job, future))
+        if len(self.waiting[key]) == self.size:
+            self._send(fn, self.waiting.pop(key))
+        return future
+
+    def flush(self) -> None:
+        while self.waiting:
+            (fn, *_), group = self.waiting.popitem()
+            self._send(fn, group)
+
+    def _send(self, fn: Callable, group: list[tuple[Any, Future]]) -> None:
+        group = [(job, future) for job, future in group if future.set_running_or_notify_cancel()]
+        if not group:
+            return
+        futures = [future for _, future in group]
+        self.backend.submit(run_pack, Pack(fn, [job for job, _ in group])).add_done_callback(
+            lambda done: _hand_out(done, futures))
+
+    def close(self) -> None:
+        self.waiting.clear()
+        self.backend.close()
+
+
+def _hand_out(done: Future, futures: list[Future]) -> None:
+    """A finished pack's results (or its error) to its jobs' futures."""
+    error = done.exception()
+    results = [error] * len(futures) if error is not None else done.result()
+    for future, result in zip(futures, results):
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+
+
+class RayTasks:
+    """Jobs as Ray tasks on a local or joined cluster; only the driver writes the store."""
+
+    def __init__(self, concurrency: int, address: str | None = None, gpus_per_eval: float = 0.0):
+        try:
+            import ray
+        except ImportError:
+            raise ConfigError("--executor ray needs Ray: pip install 'symloss[ray]'") from None
+        self.ray, self.concurrency, self.gpus_per_eval = ray, concurrency, gpus_per_eval
+        self.started_here = not ray.is_initialized()
+        if self.started_here:
+            try:
+                ray.init(address=address, include_dashboard=False, logging_level="error", log_to_driver=False)
+            except (ConnectionError, ValueError, RuntimeError) as error:
+                raise ExecutorError(f"cannot start or join a Ray cluster at {address or 'a new local one'}: "
+                                    f"{error}") from None
+        self.task = ray.remote(_run_task)
+
+    def submit(self, fn: Callable, job) -> Future:
+        members = len(job.jobs) if isinstance(job, Pack) else 1
+        reference = self.task.options(num_cpus=1, num_gpus=self.gpus_per_eval * members,
+                                      max_retries=RAY_RETRIES, retry_exceptions=False).remote(fn, job)
+        future: Future = Future()
+        reference.future().add_done_callback(lambda done: self._settle(done, future))
+        return future
+
+    def _settle(self, done: Future, future: Future) -> None:
+        """A task's own error goes to the job; a lost task (after its retries) stops the search."""
+        error = done.exception()
+        if error is None:
+            future.set_result(done.result())
+        elif isinstance(error, self.ray.exceptions.RayTaskError):
+            future.set_exception(error.cause if isinstance(error.cause, BaseException) else error)
+        else:
+            future.set_exception(ExecutorError(f"Ray lost an evaluation after {RAY_RETRIES} retries: {error}"))
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.started_here:
+            self.ray.shutdown()
+
+
+def _run_task(fn: Callable, job):
+    """A Ray task's body: the job, as a worker process would run it."""
+    return fn(job)

@@ -2,16 +2,17 @@
 
 The data live on the training device as uint8; each step draws a batch, augments it on
 the device (per-image randomness from one seeded generator), and takes one optimiser
-step under a one-cycle schedule. On CUDA: bf16 autocast, channels_last, optional
-torch.compile. A loss that produces a non-finite value or gradient ends its run with
-status `diverged` and fitness 0; nothing a bad loss does raises out of `evaluate`.
+step under a one-cycle schedule. Channels-last everywhere; on CUDA also bf16 autocast and
+optional torch.compile. A loss that produces a non-finite value or gradient ends its run
+with status `diverged` and fitness 0; nothing a bad loss does raises out of `evaluate`.
+`evaluate_pack` trains several losses at once as one packed model (models.packing).
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,7 @@ from . import data, models, presets, zoo
 from .errors import ConfigError, DataError
 from .genome import Genome
 from .loss import Loss
+from .models import packing
 from .presets import TrainPreset
 
 CHECK_EVERY = 25  # steps between reads of the on-device divergence flag (a host sync)
@@ -86,12 +88,39 @@ def _optimizer(model: nn.Module, config: TrainPreset) -> torch.optim.Optimizer:
     raise ConfigError(f"unknown optimizer {config.optimizer!r} (adam or sgd)")
 
 
-class _Run:
-    """One training run's state; `train` returns its Evaluation."""
+@dataclass
+class _Member:
+    """One loss of a run (a run trains one loss, or a pack of several on one shared batch)."""
 
-    def __init__(self, criterion: Criterion, config: TrainPreset, technique: augment_module.Augment,
+    criterion: Criterion
+    best_accuracy: float = 0.0
+    best_loss: float = math.inf
+    last: tuple[float, float] = (0.0, math.nan)  # the latest validation: (accuracy, loss)
+    history: list[dict] = field(default_factory=list)
+
+    def validated(self, step: int, accuracy: float, loss: float, train_accuracy: float) -> None:
+        self.last = (accuracy, loss)
+        self.best_accuracy, self.best_loss = max(self.best_accuracy, accuracy), min(self.best_loss, loss)
+        self.history.append({"step": step, "val_accuracy": accuracy, "val_loss": loss,
+                             "train_accuracy": train_accuracy})
+
+    def result(self, status: str, reason: str | None, fitness: float, step: int, wall_s: float) -> Evaluation:
+        return Evaluation(fitness, status, reason, step, wall_s, None if math.isinf(self.best_loss) else self.best_loss,
+                          self.last[1], self.last[0], self.history)
+
+
+def _failed(error: BaseException, wall_s: float) -> Evaluation:
+    return Evaluation(0.0, "failed", f"{type(error).__name__}: {error}", 0, wall_s)
+
+
+class _Run:
+    """One training run of one loss, or of a pack of losses (one packed model, one shared batch,
+    each member's own loss on its own logits). A member that diverges, fails or stops early
+    leaves the pack (the model is regrouped without it); the others go on unchanged."""
+
+    def __init__(self, criteria: list[Criterion], config: TrainPreset, technique: augment_module.Augment,
                  dataset: data.Dataset, seed: int, device: torch.device, progress: Progress | None):
-        self.criterion, self.config, self.technique = criterion, config, technique
+        self.config, self.technique = config, technique
         self.device, self.progress = device, progress
         self.cuda = device.type == "cuda"
         torch.manual_seed(seed)
@@ -100,114 +129,195 @@ class _Run:
         self.val_set = dataset.val.to(device)
         mean, std = dataset.train.channel_stats()
         self.mean, self.std = mean.to(device)[None, :, None, None], std.to(device)[None, :, None, None]
-        model = models.build(config.model, dataset.num_classes,
-                             **({"weights": config.weights} if config.weights else {})).to(device)
-        if self.cuda:
-            model = model.to(memory_format=torch.channels_last)
+        options = {"weights": config.weights} if config.weights else {}
+        model = (models.build(config.model, dataset.num_classes, **options) if len(criteria) == 1
+                 else models.build_packed(config.model, dataset.num_classes, len(criteria), **options))
+        self.members = [_Member(criterion) for criterion in criteria]
+        self.slots = list(range(len(criteria)))  # each active member's position in `criteria`
+        self.results: dict[int, Evaluation] = {}
+        self._install(model.to(device))
+        self.bad = torch.zeros(len(criteria), dtype=torch.bool, device=device)  # non-finite since the last check
+        self.correct = torch.zeros(len(criteria), dtype=torch.int64, device=device)  # since the last validation
+        self.started = time.perf_counter()
+
+    def _install(self, model: nn.Module, optimizer_state: dict | None = None) -> None:
+        model = model.to(memory_format=torch.channels_last)  # faster on CUDA and CPU alike (oneDNN)
         self.model = model
-        self.forward = torch.compile(model) if (config.compile and self.cuda) else model
-        self.optimizer = _optimizer(model, config)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, one_cycle(config.warmup_steps, config.steps))
-        self.history: list[dict] = []
+        self.forward = torch.compile(model) if (self.config.compile and self.cuda) else model
+        self.optimizer = _optimizer(model, self.config)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state)
+
+    def _retire(self, finished: dict[int, Evaluation]) -> None:
+        """Record the results of the members at these positions and regroup the pack without them."""
+        for position, evaluation in finished.items():
+            self.results[self.slots[position]] = evaluation
+        keep = [p for p in range(len(self.slots)) if p not in finished]
+        if keep and len(keep) < len(self.slots):
+            count = len(self.slots)
+            state = packing.regroup_optimizer_state(self.optimizer.state_dict(), count, keep)
+            self._install(packing.regroup(self.model, keep), state)
+            self.bad = packing.select_rows(self.bad, count, keep)
+            self.correct = packing.select_rows(self.correct, count, keep)
+        self.slots = [self.slots[p] for p in keep]
+        self.members = [self.members[p] for p in keep]
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        images = (images - self.mean) / self.std
-        return images.contiguous(memory_format=torch.channels_last) if self.cuda else images
+        images = packing.widen_input((images - self.mean) / self.std, len(self.members))
+        return images.contiguous(memory_format=torch.channels_last)
 
-    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+    def _logits(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Each active member's logits for the batch."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
-            return self.forward(self._prepare(images)).float()
+            logits = self.forward(self._prepare(images)).float()
+        return packing.split_logits(logits, len(self.members))
 
     @torch.no_grad()
-    def validate(self) -> tuple[float, float]:
-        """(accuracy, mean loss) on the validation split."""
+    def validate(self) -> list[tuple[float, float]]:
+        """(accuracy, mean loss) of each active member on the validation split."""
         self.model.eval()
-        correct, total_loss = 0, 0.0
+        correct, total_loss = [0] * len(self.members), [0.0] * len(self.members)
         for start in range(0, len(self.val_set), EVAL_BATCH):
             images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
             labels = self.val_set.labels[start:start + EVAL_BATCH]
-            logits = self._logits(images)
-            correct += int((logits.argmax(dim=1) == labels).sum())
-            targets = F.one_hot(labels, logits.shape[1]).float()
-            total_loss += float(self.criterion(logits, targets)) * len(labels)
+            for position, logits in enumerate(self._logits(images)):
+                correct[position] += int((logits.argmax(dim=1) == labels).sum())
+                targets = F.one_hot(labels, logits.shape[1]).float()
+                total_loss[position] += float(self.members[position].criterion(logits, targets)) * len(labels)
         self.model.train()
-        return correct / len(self.val_set), total_loss / len(self.val_set)
+        return [(c / len(self.val_set), t / len(self.val_set)) for c, t in zip(correct, total_loss)]
 
-    def train(self) -> Evaluation:
-        config, started = self.config, time.perf_counter()
-        best_accuracy, best_loss, last = 0.0, math.inf, (0.0, math.nan)
-        bad = torch.zeros((), dtype=torch.bool, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        seen, step = 0, 0
+    def _losses(self, logits: tuple[torch.Tensor, ...], targets: torch.Tensor):
+        """Each member's loss value; a member whose loss raises leaves the run as `failed`."""
+        values, failed = [], {}
+        for position, (member, member_logits) in enumerate(zip(self.members, logits)):
+            try:
+                values.append(member.criterion(member_logits, targets))
+            except (RuntimeError, ArithmeticError, ValueError) as error:  # raised by the loss's own code
+                failed[position] = _failed(error, self.elapsed())
+                values.append(member_logits.new_zeros(()))
+        return torch.stack(values), failed
+
+    def _member_gradient_norms(self) -> torch.Tensor:
+        count = len(self.members)
+        gradients = [p.grad.reshape(count, -1) for p in self.model.parameters() if p.grad is not None]
+        return torch.stack([torch.nn.utils.get_total_norm([g[k] for g in gradients]) for k in range(count)])
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def _step(self, images: torch.Tensor, targets: torch.Tensor, learning_rate: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        logits = self._logits(images)
+        values, failed = self._losses(logits, targets)
+        if len(failed) < len(self.members):
+            self.optimizer.zero_grad(set_to_none=True)
+            values.sum().backward()  # each member's parameters get the gradient of its own loss only
+            self.bad |= ~(torch.isfinite(values) & torch.isfinite(self._member_gradient_norms()))
+            self.optimizer.step()
+            labels = targets.argmax(dim=1)
+            self.correct += torch.stack([(member_logits.argmax(dim=1) == labels).sum() for member_logits in logits])
+        if failed:
+            self._retire(failed)
+
+    def _check(self, step: int) -> None:
+        """Members whose loss or gradient went non-finite leave the run as `diverged`."""
+        if bool(self.bad.any()):
+            reason = f"non-finite loss or gradient by step {step}"
+            self._retire({p: self.members[p].result("diverged", reason, 0.0, step, self.elapsed())
+                          for p in range(len(self.members)) if bool(self.bad[p])})
+
+    def _validate(self, step: int, seen: int) -> None:
+        config = self.config
+        stopping = {}
+        for position, (accuracy, loss) in enumerate(self.validate()):
+            member = self.members[position]
+            train_accuracy = int(self.correct[position]) / max(1, seen)
+            member.validated(step, accuracy, loss, train_accuracy)
+            if (config.early_stop_step is not None and step >= config.early_stop_step
+                    and step - config.eval_every < config.early_stop_step
+                    and train_accuracy < config.early_stop_accuracy):
+                stopping[position] = member.result(
+                    "early_stopped", f"training accuracy {train_accuracy:.3f} < {config.early_stop_accuracy} "
+                    f"at step {step}", member.best_accuracy, step, self.elapsed())
+        self.correct.zero_()
+        if stopping:
+            self._retire(stopping)
+
+    def train(self) -> dict[int, Evaluation]:
+        """Train every member to the end (or until it leaves); their Evaluations by position."""
+        config = self.config
         batches = len(self.train_set) // config.batch_size
         if batches == 0:
             raise DataError(f"{len(self.train_set)} training images: fewer than one batch of {config.batch_size}")
-
-        def result(status: str, reason: str | None, fitness: float) -> Evaluation:
-            return Evaluation(fitness, status, reason, step, time.perf_counter() - started,
-                              None if math.isinf(best_loss) else best_loss, last[1], last[0], self.history)
-
-        while step < config.steps:
+        schedule = one_cycle(config.warmup_steps, config.steps)
+        seen, step = 0, 0
+        while step < config.steps and self.members:
             order = torch.randperm(len(self.train_set), device=self.device, generator=self.generator)
             for batch in range(batches):
                 index = order[batch * config.batch_size:(batch + 1) * config.batch_size]
                 images, targets = self.technique(self.train_set.images[index], self.train_set.labels[index],
                                                  self.generator)
-                logits = self._logits(images)
-                value = self.criterion(logits, targets)
-                self.optimizer.zero_grad(set_to_none=True)
-                value.backward()
-                gradient_norm = torch.nn.utils.get_total_norm(
-                    [p.grad for p in self.model.parameters() if p.grad is not None])
-                bad |= ~(torch.isfinite(value) & torch.isfinite(gradient_norm))
-                self.optimizer.step()
-                self.schedule.step()
-                correct += (logits.argmax(dim=1) == targets.argmax(dim=1)).sum()
+                self._step(images, targets, config.peak_lr * schedule(step))
                 seen += len(index)
                 step += 1
                 validate_now = step % config.eval_every == 0 or step == config.steps
-                if (step % CHECK_EVERY == 0 or validate_now) and bool(bad):
-                    return result("diverged", f"non-finite loss or gradient by step {step}", 0.0)
-                if validate_now:
-                    last = self.validate()
-                    best_accuracy, best_loss = max(best_accuracy, last[0]), min(best_loss, last[1])
-                    train_accuracy = int(correct) / max(1, seen)
-                    self.history.append({"step": step, "val_accuracy": last[0], "val_loss": last[1],
-                                         "train_accuracy": train_accuracy})
-                    correct.zero_()
+                if step % CHECK_EVERY == 0 or validate_now:
+                    self._check(step)
+                if validate_now and self.members:
+                    self._validate(step, seen)
                     seen = 0
-                    if (config.early_stop_step is not None and step >= config.early_stop_step
-                            and step - config.eval_every < config.early_stop_step
-                            and train_accuracy < config.early_stop_accuracy):
-                        return result("early_stopped", f"training accuracy {train_accuracy:.3f} < "
-                                      f"{config.early_stop_accuracy} at step {step}", best_accuracy)
-                if self.progress:
-                    self.progress(step, config.steps, self.history[-1] if self.history else {})
-                if step >= config.steps:
+                if self.progress and self.members:
+                    self.progress(step, config.steps, self.members[0].history[-1] if self.members[0].history else {})
+                if step >= config.steps or not self.members:
                     break
-        return result("ok", None, best_accuracy)
+        self._retire({p: m.result("ok", None, m.best_accuracy, step, self.elapsed())
+                      for p, m in enumerate(self.members)})
+        return self.results
 
 
 def evaluate(loss: Loss | Genome | str, preset: str | TrainPreset = "demo", augment: str = "base",
-             seed: int = 0, *, data_root: str | None = None, download: bool = False,
-             device: str | torch.device | None = None, augment_params: dict | None = None,
-             progress: Progress | None = None, **overrides) -> Evaluation:
+             seed: int = 0, **options) -> Evaluation:
     """Train with `loss` and return its Evaluation (fitness = best validation accuracy).
 
     Configuration problems (unknown preset, technique or option, missing data) raise;
     whatever the loss does in training (overflow, NaN, an exception in its torch code)
     comes back as an Evaluation with status `diverged` or `failed` and fitness 0.
+    Options: as `evaluate_pack`.
+    """
+    return evaluate_pack([loss], preset, augment, seed, **options)[0]
+
+
+def evaluate_pack(losses: Sequence[Loss | Genome | str], preset: str | TrainPreset = "demo", augment: str = "base",
+                  seed: int = 0, *, data_root: str | None = None, download: bool = False,
+                  device: str | torch.device | None = None, augment_params: dict | None = None,
+                  progress: Progress | None = None, **overrides) -> list[Evaluation]:
+    """Train several losses at once as one packed model (one shared batch per step) and return
+    their Evaluations in order. Each member starts from the weights and sees the batches it
+    would alone, so its fitness is the one `evaluate` gives, up to float rounding; a member
+    that diverges or fails leaves the pack without touching the others.
+    Overrides: fields of the preset (steps=..., peak_lr=...).
     """
     config = presets.with_overrides(presets.get(preset) if isinstance(preset, str) else preset, **overrides)
     device = torch.device(device) if device is not None else default_device()
     dataset = data.load(config.dataset, None if data_root is None else str(data_root), download, config.validation)
     technique = augment_module.build(augment, dataset.num_classes, **(augment_params or {}))
-    criterion = criterion_for(loss)
-    run = _Run(criterion, config, technique, dataset, seed, device, progress)
-    started = time.perf_counter()
+    criteria = [criterion_for(loss) for loss in losses]
+    return _train(criteria, config, technique, dataset, seed, device, progress)
+
+
+def _train(criteria: list[Criterion], config: TrainPreset, technique: augment_module.Augment,
+           dataset: data.Dataset, seed: int, device: torch.device, progress: Progress | None) -> list[Evaluation]:
+    run = _Run(criteria, config, technique, dataset, seed, device, progress)
     try:
-        return run.train()
-    except (RuntimeError, ArithmeticError, ValueError) as error:  # raised by the loss's own code
+        results = run.train()
+    except (RuntimeError, ArithmeticError, ValueError) as error:  # raised by a loss's own code
         if isinstance(error, DataError):
             raise
-        return Evaluation(0.0, "failed", f"{type(error).__name__}: {error}", 0, time.perf_counter() - started)
+        if len(criteria) == 1:
+            return [_failed(error, run.elapsed())]
+        # no single member can be blamed (an error in the shared backward pass): the rest train alone
+        results = run.results | {slot: _train([criteria[slot]], config, technique, dataset, seed, device, None)[0]
+                                 for slot in run.slots}
+    return [results[slot] for slot in range(len(criteria))]

@@ -7,6 +7,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
+from . import packing
 from .efficientnet import efficientnet_v2_s
 from .resnet9v2 import ResNet9v2
 from .small_cnn import SmallCNN
@@ -20,6 +21,7 @@ BUILDERS = {
     "small_cnn_wide": lambda num_classes: SmallCNN(num_classes=num_classes, width=32),
 }
 NAMES = tuple(BUILDERS)
+PACKABLE = ("resnet9v2", "wrn28_10", "small_cnn", "small_cnn_wide")  # their layers keep members apart
 
 
 def build(name: str, num_classes: int, **options) -> nn.Module:
@@ -31,6 +33,15 @@ def build(name: str, num_classes: int, **options) -> nn.Module:
     if unknown:
         raise ConfigError(f"model {name} takes no option(s) {', '.join(unknown)}")
     return BUILDERS[name](num_classes=num_classes, **options)
+
+
+def build_packed(name: str, num_classes: int, members: int, **options) -> nn.Module:
+    """`members` copies of the model `name` (all from the same initial weights) as one packed model."""
+    if name not in PACKABLE:
+        raise ConfigError(f"model {name} cannot be packed (packable: {', '.join(PACKABLE)}); "
+                          f"use --executor local or ray")
+    model = build(name, num_classes, **options)
+    return model if members == 1 else packing.pack(model, members)
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -10,7 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import SymlossError
+from ..errors import ExecutorError, SymlossError
 from ..store import EvaluationRow
 from ..train import Evaluation
 from .jobs import Job
@@ -32,7 +32,8 @@ def failure(error: BaseException) -> Evaluation:
 
 def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pending | None],
           complete: Callable[[Pending, Evaluation | None], None]) -> None:
-    """Run proposals through `executor` until `propose` has none and nothing is in flight."""
+    """Run proposals through `executor` until `propose` has none and nothing is in flight
+    (`flush` before each wait sends the jobs a packing executor still holds)."""
     in_flight: dict[Future, Pending] = {}
     try:
         while True:
@@ -44,6 +45,7 @@ def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pendi
                     complete(pending, None)
                     continue
                 in_flight[executor.submit(fn, pending.job)] = pending
+            executor.flush()
             if not in_flight:
                 return
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -59,6 +61,8 @@ def _result(future: Future) -> Evaluation:
     error = future.exception()
     if error is None:
         return future.result()
-    if isinstance(error, (SymlossError, BrokenExecutor)):  # configuration, data or a dead pool: stop here
+    if isinstance(error, BrokenExecutor):
+        raise ExecutorError(f"a worker process died ({error}); resume the run to go on") from error
+    if isinstance(error, SymlossError):  # configuration, data or lost workers: stop here
         raise error
     return failure(error)

@@ -7,6 +7,7 @@ from functools import cached_property
 import numpy as np
 
 from .. import train
+from ..errors import ConfigError
 from ..genome import Genome
 from ..loss import Loss
 from ..store import Store
@@ -57,5 +58,17 @@ class Job:
 
 def train_job(job: Job) -> Evaluation:
     """Train the job's genome with the real trainer (runs in a worker process, too)."""
-    loss = Loss.from_genome(Genome.from_dict(job.genome))
-    return train.evaluate(loss, job.preset, job.technique, job.seed, data_root=job.data_root, **dict(job.overrides))
+    return train_pack([job])[0]
+
+
+def train_pack(jobs: list[Job]) -> list[Evaluation]:
+    """Train jobs of one setting together, as one packed model (executors' packs)."""
+    first = jobs[0]
+    if any((job.setting, job.data_root) != (first.setting, first.data_root) for job in jobs):
+        raise ConfigError("a pack holds jobs of one setting (preset, technique, seed, options, data)")
+    losses = [Loss.from_genome(Genome.from_dict(job.genome)) for job in jobs]
+    return train.evaluate_pack(losses, first.preset, first.technique, first.seed, data_root=first.data_root,
+                               **dict(first.overrides))
+
+
+train_job.pack = train_pack  # how executors.Packing trains a pack of train_job calls

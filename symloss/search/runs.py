@@ -96,10 +96,11 @@ def total_evaluations(spec: EvolveSpec) -> int:
     return config.initial + config.iterations + 1  # + the CE baseline
 
 
-def run_evolution(store: Store, run_id: int, spec: EvolveSpec, concurrency: int = 1,
+def run_evolution(store: Store, run_id: int, spec: EvolveSpec, executor: executors.ExecutorSpec | int = 1,
                   progress: Callable[[dict], None] | None = None, fn=train_job) -> list[Member]:
-    """Evolve (resuming whatever the store already has), then train the CE baseline."""
-    executor = executors.make(concurrency)
+    """Evolve (resuming whatever the store already has), then train the CE baseline
+    (`executor`: how evaluations run; an int is that many local evaluations in flight)."""
+    executor = executors.make(executor)
     try:
         population = evolve(store, run_id, spec.config(), spec.technique, spec.seed, spec.job, executor, fn, progress)
         baseline(store, run_id, spec, executor, fn, progress)
@@ -133,7 +134,8 @@ def top(store: Store, run_id: int | None, count: int | None = 5) -> list[Evaluat
     return ranked if count is None else ranked[:count]
 
 
-def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str, concurrency: int = 1,
+def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
+                    executor: executors.ExecutorSpec | int = 1,
                     progress: Callable[[dict], None] | None = None, fn=train_job,
                     steps: int | None = None) -> list[Ranked]:
     """The elimination protocol over the run's searched losses, as stages of this store
@@ -149,7 +151,7 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str, co
     def make_job(candidate: Candidate, technique: str, stage: Stage) -> Job:
         return spec.job(candidate, technique, stage.preset, stage.seed_offset, {"steps": steps} if steps else None)
 
-    executor = executors.make(concurrency)
+    executor = executors.make(executor)
     try:
         finalists = eliminate(store, elimination_id, source, stages, spec.technique, make_job, executor, fn, progress)
     finally:

@@ -1,0 +1,143 @@
+"""Executors: packing groups jobs by setting, every stage runs unchanged on any executor."""
+from concurrent.futures import Future
+
+import pytest
+from standin import standin_job
+
+from symloss import ConfigError, ExecutorError, executors
+from symloss.executors import ExecutorSpec, Packing
+from symloss.search import EvolutionConfig, evolve
+from symloss.search.driver import Pending, drive
+from symloss.search.jobs import Job
+from symloss.search.random_search import plan, random_search
+from symloss.store import Store
+
+PACKS: list[list] = []
+
+
+def packed_standin(job):
+    return standin_job(job)
+
+
+def _record_pack(jobs):
+    PACKS.append([job.genome for job in jobs])
+    return [standin_job(job) for job in jobs]
+
+
+packed_standin.pack = _record_pack
+
+
+def make_job(candidate, technique):
+    return Job(candidate.genome.to_dict(), technique, "demo", 0)
+
+
+class Recorder:
+    """An InProcess backend that records the size of every call it runs."""
+
+    concurrency = 1
+
+    def __init__(self):
+        self.inner, self.sizes = executors.InProcess(), []
+
+    def submit(self, fn, job):
+        self.sizes.append(len(job.jobs))
+        return self.inner.submit(fn, job)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def test_packing_groups_jobs_of_one_setting_and_flush_sends_the_rest():
+    backend = Recorder()
+    packing = Packing(backend, 3)
+    candidates = plan(0, 5)
+    jobs = [make_job(c, t) for c in candidates for t in ("base", "mixup")]  # two settings, five each
+    futures = [packing.submit(standin_job, job) for job in jobs]
+    assert backend.sizes == [3, 3]  # a full pack of each setting went at once
+    assert not any(f.done() for f in futures[8:])
+    packing.flush()
+    assert sorted(backend.sizes) == [2, 2, 3, 3]
+    assert [f.result() for f in futures] == [standin_job(job) for job in jobs]
+
+
+def test_a_pack_hands_each_job_its_own_error():
+    calls = []
+
+    def picky(job):
+        calls.append(job)
+        if job == "bad":
+            raise ValueError("bad job")
+        return job.upper()
+
+    packing = Packing(executors.InProcess(), 3)
+    futures = [packing.submit(picky, job) for job in ("ok", "bad", "fine")]
+    assert futures[0].result() == "OK" and futures[2].result() == "FINE"
+    assert isinstance(futures[1].exception(), ValueError)
+
+
+def test_a_cancelled_job_is_not_sent():
+    backend = Recorder()
+    packing = Packing(backend, 4)
+    futures = [packing.submit(standin_job, make_job(c, "base")) for c in plan(1, 2)]
+    futures[0].cancel()
+    packing.flush()
+    assert backend.sizes == [1] and futures[1].result() is not None
+
+
+@pytest.mark.parametrize("spec", [ExecutorSpec("packed", 4), ExecutorSpec("packed", 4, 2), ExecutorSpec("local", 2)])
+def test_evolution_gives_the_same_losses_on_any_executor(tmp_path, spec):
+    """Stand-in fitness: executors change when results arrive, not which losses are evaluated."""
+    config = EvolutionConfig(initial=8, population=4, tournament=2, iterations=0)
+    results = {}
+    for name, executor in (("sequential", executors.InProcess()), ("other", spec.make())):
+        with Store(tmp_path / name, create=True) as store:
+            run_id = store.create_run("evolve", name, {}, 0)
+            try:
+                evolve(store, run_id, config, "base", 0, make_job, executor, packed_standin)
+            finally:
+                executor.close()
+            results[name] = sorted((e.key, e.fitness, e.status) for e in store.evaluations(run_id))
+    assert results["other"] == results["sequential"] and len(results["sequential"]) == 8
+
+
+def test_the_packed_executor_trains_through_the_pack_function(tmp_path):
+    PACKS.clear()
+    executor = ExecutorSpec("packed", 3).make()
+    with Store(tmp_path / "s", create=True) as store:
+        run_id = store.create_run("random", "r", {}, 0)
+        random_search(store, run_id, plan(2, 7), ["base"], make_job, executor, packed_standin)
+        assert len(store.evaluations(run_id)) == 7
+    assert [len(p) for p in PACKS] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("spec, message", [
+    (ExecutorSpec("gpu"), "unknown executor"),
+    (ExecutorSpec("local", 2, ray_address="auto"), "need --executor ray"),
+    (ExecutorSpec("packed", 2, gpus_per_eval=0.5), "need --executor ray"),
+])
+def test_bad_executor_options_are_config_errors(spec, message):
+    with pytest.raises(ConfigError, match=message):
+        spec.make()
+
+
+def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
+    def propose_once(queue=iter([Pending("job", None, None)])):
+        return next(queue, None)
+
+    class Broken:
+        concurrency = 1
+
+        def submit(self, fn, job):
+            from concurrent.futures.process import BrokenProcessPool
+            future = Future()
+            future.set_exception(BrokenProcessPool("a worker was killed"))
+            return future
+
+        def flush(self):
+            pass
+
+    with pytest.raises(ExecutorError, match="worker process died"):
+        drive(Broken(), standin_job, propose_once, lambda pending, evaluation: None)
