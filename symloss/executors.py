@@ -37,13 +37,15 @@ class ExecutorSpec:
     gpus_per_eval: float = 0.0  # ray: GPUs reserved per evaluation (fractions share a GPU)
     ray_address: str | None = None  # ray: an existing cluster to join (default: start a local one)
 
-    def make(self):
+    def __post_init__(self):
         if self.kind not in KINDS:
             raise ConfigError(f"unknown executor {self.kind!r} (known: {', '.join(KINDS)})")
         if self.concurrency < 1 or (self.pack_size is not None and self.pack_size < 1) or self.gpus_per_eval < 0:
             raise ConfigError("concurrency and pack size must be at least 1, GPUs per evaluation at least 0")
         if self.kind != "ray" and (self.ray_address or self.gpus_per_eval):
             raise ConfigError("--ray-address and --gpus-per-eval need --executor ray")
+
+    def make(self):
         size = self.pack_size or (self.concurrency if self.kind == "packed" else 1)
         carriers = math.ceil(self.concurrency / size)  # packs (or single jobs) in flight
         if self.kind == "ray":
@@ -195,6 +197,8 @@ class RayTasks:
             except (ConnectionError, ValueError, RuntimeError) as error:
                 raise ExecutorError(f"cannot start or join a Ray cluster at {address or 'a new local one'}: "
                                     f"{error}") from None
+        if gpus_per_eval and not ray.cluster_resources().get("GPU"):
+            raise ConfigError(f"--gpus-per-eval {gpus_per_eval}: the Ray cluster has no GPUs")
         self.task = ray.remote(_run_task)
 
     def submit(self, fn: Callable, job) -> Future:

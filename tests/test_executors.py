@@ -113,14 +113,15 @@ def test_the_packed_executor_trains_through_the_pack_function(tmp_path):
     assert [len(p) for p in PACKS] == [3, 3, 1]
 
 
-@pytest.mark.parametrize("spec, message", [
-    (ExecutorSpec("gpu"), "unknown executor"),
-    (ExecutorSpec("local", 2, ray_address="auto"), "need --executor ray"),
-    (ExecutorSpec("packed", 2, gpus_per_eval=0.5), "need --executor ray"),
+@pytest.mark.parametrize("options, message", [
+    ({"kind": "gpu"}, "unknown executor"),
+    ({"kind": "local", "concurrency": 0}, "at least 1"),
+    ({"kind": "local", "ray_address": "auto"}, "need --executor ray"),
+    ({"kind": "packed", "gpus_per_eval": 0.5}, "need --executor ray"),
 ])
-def test_bad_executor_options_are_config_errors(spec, message):
+def test_bad_executor_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
-        spec.make()
+        ExecutorSpec(**options)
 
 
 def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
@@ -141,3 +142,31 @@ def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
 
     with pytest.raises(ExecutorError, match="worker process died"):
         drive(Broken(), standin_job, propose_once, lambda pending, evaluation: None)
+
+
+def test_evolve_and_correlate_take_the_executor_options(tmp_path):
+    from click.testing import CliRunner
+
+    from symloss_cli.main import main
+
+    tiny = ["--initial", "3", "--population", "2", "--tournament", "2", "--iterations", "2", "--steps", "10"]
+    result = CliRunner().invoke(main, ["evolve", "--run-dir", str(tmp_path / "run"), *tiny,
+                                       "--executor", "packed", "--concurrency", "3"])
+    assert result.exit_code == 0, result.output
+    with Store(tmp_path / "run") as store:
+        assert len(store.evaluations(None)) == 3 + 2 + 1
+    result = CliRunner().invoke(main, ["correlate", "--run-dir", str(tmp_path / "study"), "--n", "2", "--techniques",
+                                       "base,mixup", "--steps", "10", "--executor", "packed", "--concurrency", "2"])
+    assert result.exit_code == 0, result.output
+    assert "base-mixup" in result.output or "mixup" in result.output
+
+
+def test_executor_option_errors_are_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from symloss_cli.main import main
+
+    result = CliRunner().invoke(main, ["evolve", "--run-dir", str(tmp_path / "run"), "--gpus-per-eval", "0.5"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: --ray-address and --gpus-per-eval need --executor ray"]
+    assert not (tmp_path / "run").exists()  # refused before the run was created
