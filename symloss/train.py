@@ -166,11 +166,11 @@ class _Run:
         images = packing.widen_input((images - self.mean) / self.std, len(self.members))
         return images.contiguous(memory_format=torch.channels_last)
 
-    def _logits(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Each active member's logits for the batch."""
+    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+        """(batch, members, classes): each active member's logits for the batch."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
             logits = self.forward(self._prepare(images)).float()
-        return packing.split_logits(logits, len(self.members))
+        return packing.member_logits(logits, len(self.members))
 
     @torch.no_grad()
     def validate(self) -> list[tuple[float, float]]:
@@ -180,17 +180,19 @@ class _Run:
         for start in range(0, len(self.val_set), EVAL_BATCH):
             images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
             labels = self.val_set.labels[start:start + EVAL_BATCH]
-            for position, logits in enumerate(self._logits(images)):
-                correct[position] += int((logits.argmax(dim=1) == labels).sum())
-                targets = F.one_hot(labels, logits.shape[1]).float()
-                total_loss[position] += float(self.members[position].criterion(logits, targets)) * len(labels)
+            logits = self._logits(images)
+            targets = F.one_hot(labels, logits.shape[2]).float()
+            hits = (logits.argmax(dim=2) == labels[:, None]).sum(dim=0).tolist()
+            for position, member in enumerate(self.members):
+                correct[position] += hits[position]
+                total_loss[position] += float(member.criterion(logits[:, position], targets)) * len(labels)
         self.model.train()
         return [(c / len(self.val_set), t / len(self.val_set)) for c, t in zip(correct, total_loss)]
 
-    def _losses(self, logits: tuple[torch.Tensor, ...], targets: torch.Tensor):
+    def _losses(self, logits: torch.Tensor, targets: torch.Tensor):
         """Each member's loss value; a member whose loss raises leaves the run as `failed`."""
         values, failed = [], {}
-        for position, (member, member_logits) in enumerate(zip(self.members, logits)):
+        for position, (member, member_logits) in enumerate(zip(self.members, logits.unbind(1))):
             try:
                 values.append(member.criterion(member_logits, targets))
             except (RuntimeError, ArithmeticError, ValueError) as error:  # raised by the loss's own code
@@ -217,7 +219,7 @@ class _Run:
             self.bad |= ~(torch.isfinite(values) & torch.isfinite(self._member_gradient_norms()))
             self.optimizer.step()
             labels = targets.argmax(dim=1)
-            self.correct += torch.stack([(member_logits.argmax(dim=1) == labels).sum() for member_logits in logits])
+            self.correct += (logits.argmax(dim=2) == labels[:, None]).sum(dim=0)
         if failed:
             self._retire(failed)
 

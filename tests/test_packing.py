@@ -24,7 +24,7 @@ def test_a_packed_model_computes_each_member_as_the_plain_model(name, mode):
     x = _inputs()
     with torch.no_grad():
         expected = plain(x)
-        outputs = packing.split_logits(packed(packing.widen_input(x, members)), members)
+        outputs = packing.member_logits(packed(packing.widen_input(x, members)), members).unbind(1)
     assert len(outputs) == members
     for output in outputs:
         torch.testing.assert_close(output, expected, rtol=1e-4, atol=1e-5)
@@ -41,9 +41,9 @@ def test_regrouping_keeps_the_chosen_members(keep):
     packed.eval()
     x = _inputs(1)
     with torch.no_grad():
-        before = packing.split_logits(packed(packing.widen_input(x, 4)), 4)
+        before = packing.member_logits(packed(packing.widen_input(x, 4)), 4).unbind(1)
         regrouped = packing.regroup(packed, keep)
-        after = packing.split_logits(regrouped(packing.widen_input(x, len(keep))), len(keep))
+        after = packing.member_logits(regrouped(packing.widen_input(x, len(keep))), len(keep)).unbind(1)
     assert packing.members_of(regrouped) == len(keep)
     for position, member in enumerate(keep):
         torch.testing.assert_close(after[position], before[member], rtol=1e-4, atol=1e-5)

@@ -104,9 +104,9 @@ def regroup_optimizer_state(state: dict, members: int, keep: Sequence[int]) -> d
             "param_groups": state["param_groups"]}
 
 
-def split_logits(logits: torch.Tensor, members: int) -> tuple[torch.Tensor, ...]:
-    """(B, K * C) packed logits -> K tensors of (B, C)."""
-    return logits.view(logits.shape[0], members, -1).unbind(1)
+def member_logits(logits: torch.Tensor, members: int) -> torch.Tensor:
+    """(B, K * C) packed logits -> (B, K, C): member k's logits are [:, k]."""
+    return logits.view(logits.shape[0], members, -1)
 
 
 def widen_input(images: torch.Tensor, members: int) -> torch.Tensor:
