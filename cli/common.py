@@ -40,8 +40,8 @@ def executor_options(command):
                      help="Evaluations in flight."),
         click.option("--pack-size", type=click.IntRange(min=1), default=None,
                      help="Losses per pack (packed: default --concurrency; ray: default 1)."),
-        click.option("--gpus-per-eval", type=click.FloatRange(min=0), default=0.0, show_default=True,
-                     help="ray: GPUs per evaluation (0.25: four share a GPU)."),
+        click.option("--gpus-per-eval", type=click.FloatRange(min=0), default=None,
+                     help="ray: GPUs per evaluation (0.25: four share a GPU; default 1 on a cluster with GPUs)."),
         click.option("--ray-address", default=None, help="ray: the cluster to join (default: a new local one)."),
     ]
 

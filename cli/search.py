@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from symloss import executors
 from symloss.augment import TECHNIQUES
 from symloss.presets import SEARCH_PRESETS
 from symloss.search import runs
@@ -67,25 +68,26 @@ def _rows(store, evaluations):
 def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, population, tournament, iterations,
                    data_root, steps, executor):
     """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
-    if resume_dir:
-        store, run_id, spec = runs.reopen(resume_dir)
-        run_dir = resume_dir
-    else:
-        spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations,
-                               str(Path(data_root).resolve()) if data_root else None, {"steps": steps} if steps else {})
-        run_dir = run_dir or str(runs.default_run_dir(spec))
-        store, run_id = runs.start(run_dir, spec)
-    click.echo(f"run directory: {run_dir}", err=True)
-    with store, StepBar(unit="eval") as bar:
-        try:
-            done = store.evaluations(run_id)
-            progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), max((e.fitness for e in done), default=0.0))
-            runs.run_evolution(store, run_id, spec, executor, progress)
-        except KeyboardInterrupt:
-            raise _interrupted(store, run_id, run_dir) from None
-        bar.close()
-        click.echo(f"top 5 of {run_dir} ({spec.preset}, {spec.technique}, seed {spec.seed}):")
-        print_top(_rows(store, runs.top(store, run_id, 5)), runs.stored_baseline(store, run_id))
+    with executors.running(executor) as executor:  # bad executor options fail before a run exists
+        if resume_dir:
+            store, run_id, spec = runs.reopen(resume_dir)
+            run_dir = resume_dir
+        else:
+            spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations,
+                                   str(Path(data_root).resolve()) if data_root else None, {"steps": steps} if steps else {})
+            run_dir = run_dir or str(runs.default_run_dir(spec))
+            store, run_id = runs.start(run_dir, spec)
+        click.echo(f"run directory: {run_dir}", err=True)
+        with store, StepBar(unit="eval") as bar:
+            try:
+                done = store.evaluations(run_id)
+                progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), max((e.fitness for e in done), default=0.0))
+                runs.run_evolution(store, run_id, spec, executor, progress)
+            except KeyboardInterrupt:
+                raise _interrupted(store, run_id, run_dir) from None
+            bar.close()
+            click.echo(f"top 5 of {run_dir} ({spec.preset}, {spec.technique}, seed {spec.seed}):")
+            print_top(_rows(store, runs.top(store, run_id, 5)), runs.stored_baseline(store, run_id))
 
 
 @click.command("top")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from symloss import executors
 from symloss.augment import TECHNIQUES
 from symloss.presets import PRESETS
 from symloss.render import plots, report, tables
@@ -38,7 +39,8 @@ def _techniques(text: str) -> list[str]:
 def correlate_command(run_dir, count, techniques, top_k, preset, seed, steps, data_root, as_json, executor):
     """Kendall's tau between augmentation techniques over N random losses (Table 3)."""
     chosen = _techniques(techniques)
-    with Store(run_dir, create=True) as store, StepBar(unit="eval", enabled=not as_json) as bar:
+    with (executors.running(executor) as executor, Store(run_dir, create=True) as store,
+          StepBar(unit="eval", enabled=not as_json) as bar):
         done = {"n": 0}
 
         def progress(row):

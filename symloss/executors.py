@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+import threading
+from contextlib import contextmanager
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,33 +36,62 @@ class ExecutorSpec:
     kind: str = "local"
     concurrency: int = 1  # evaluations in flight
     pack_size: int | None = None  # members per pack (packed: default concurrency; ray: default 1)
-    gpus_per_eval: float = 0.0  # ray: GPUs reserved per evaluation (fractions share a GPU)
+    gpus_per_eval: float | None = None  # ray: GPUs per evaluation (default: 1 on a cluster with GPUs, else 0)
     ray_address: str | None = None  # ray: an existing cluster to join (default: start a local one)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ConfigError(f"unknown executor {self.kind!r} (known: {', '.join(KINDS)})")
-        if self.concurrency < 1 or (self.pack_size is not None and self.pack_size < 1) or self.gpus_per_eval < 0:
+        if self.concurrency < 1 or (self.pack_size or 1) < 1 or (self.gpus_per_eval or 0) < 0:
             raise ConfigError("concurrency and pack size must be at least 1, GPUs per evaluation at least 0")
-        if self.kind != "ray" and (self.ray_address or self.gpus_per_eval):
+        if self.kind != "ray" and (self.ray_address or self.gpus_per_eval is not None):
             raise ConfigError("--ray-address and --gpus-per-eval need --executor ray")
+        if self.kind == "local" and self.pack_size is not None:
+            raise ConfigError("--pack-size needs --executor packed or ray")
 
     def make(self):
-        size = self.pack_size or (self.concurrency if self.kind == "packed" else 1)
+        size = min(self.pack_size or (self.concurrency if self.kind == "packed" else 1), self.concurrency)
         carriers = math.ceil(self.concurrency / size)  # packs (or single jobs) in flight
         if self.kind == "ray":
             backend = RayTasks(carriers, self.ray_address, self.gpus_per_eval)
         else:
             backend = InProcess() if carriers == 1 else Pool(carriers)
-        return backend if size == 1 else Packing(backend, size)
+        return backend if size == 1 else Packing(backend, size, self.concurrency)
 
 
-def make(spec: ExecutorSpec | int = 1):
+def make(spec: ExecutorSpec | int):
     """The executor a spec describes (an int: that many local evaluations in flight)."""
-    return (spec if isinstance(spec, ExecutorSpec) else ExecutorSpec(concurrency=spec)).make()
+    return (ExecutorSpec(concurrency=spec) if isinstance(spec, int) else spec).make()
 
 
-class InProcess:
+@contextmanager
+def running(spec: "ExecutorLike"):
+    """The executor for a spec (or int), closed afterwards; an executor is used as it is and
+    left to whoever made it."""
+    if isinstance(spec, Executor):
+        yield spec
+        return
+    executor = make(spec)
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+class Executor:
+    """What every executor offers besides `submit(fn, job) -> Future` and `concurrency`."""
+
+    def flush(self) -> None:
+        """Send whatever is held back (a packing executor's partial packs)."""
+
+    def settle(self) -> None:
+        """Wait until results being handed out are all handed out (a finished pack's)."""
+
+    def close(self) -> None:
+        """Give back processes and clusters; futures not yet done are cancelled."""
+
+
+class InProcess(Executor):
     """Runs each job at once, in this process (concurrency 1)."""
 
     concurrency = 1
@@ -75,14 +106,8 @@ class InProcess:
             future.set_exception(error)
         return future
 
-    def flush(self) -> None:
-        pass
 
-    def close(self) -> None:
-        pass
-
-
-class Pool:
+class Pool(Executor):
     """`concurrency` worker processes (spawned: safe with torch and CUDA); with several GPUs,
     worker i trains on GPU i mod count."""
 
@@ -94,9 +119,6 @@ class Pool:
 
     def submit(self, fn: Callable, job) -> Future:
         return self.pool.submit(fn, job)
-
-    def flush(self) -> None:
-        pass
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -135,14 +157,15 @@ def run_pack(pack: Pack) -> list:
     return results
 
 
-class Packing:
+class Packing(Executor):
     """Groups jobs of the same setting into packs of `size` and runs each pack as one job of
     `backend`; `flush()` sends the partial packs (the search calls it before it waits)."""
 
-    def __init__(self, backend, size: int):
+    def __init__(self, backend, size: int, concurrency: int | None = None):
         self.backend, self.size = backend, size
-        self.concurrency = size * backend.concurrency
+        self.concurrency = concurrency or size * backend.concurrency
         self.waiting: dict[tuple, list[tuple[Any, Future]]] = {}
+        self.handing_out = threading.Lock()  # held while a pack's results go to its futures
 
     def submit(self, fn: Callable, job) -> Future:
         future: Future = Future()
@@ -157,39 +180,45 @@ class Packing:
             (fn, *_), group = self.waiting.popitem()
             self._send(fn, group)
 
+    def settle(self) -> None:
+        with self.handing_out:
+            pass
+
     def _send(self, fn: Callable, group: list[tuple[Any, Future]]) -> None:
         group = [(job, future) for job, future in group if future.set_running_or_notify_cancel()]
         if not group:
             return
         futures = [future for _, future in group]
         self.backend.submit(run_pack, Pack(fn, [job for job, _ in group])).add_done_callback(
-            lambda done: _hand_out(done, futures))
+            lambda done: self._hand_out(done, futures))
+
+    def _hand_out(self, done: Future, futures: list[Future]) -> None:
+        """A finished pack's results (or its error) to its jobs' futures, all at once."""
+        with self.handing_out:
+            error = CancelledError() if done.cancelled() else done.exception()
+            results = done.result() if error is None else [error] * len(futures)
+            if len(results) != len(futures):
+                results = [ExecutorError(f"a pack of {len(futures)} returned {len(results)} results")] * len(futures)
+            for future, result in zip(futures, results):
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
     def close(self) -> None:
         self.waiting.clear()
         self.backend.close()
 
 
-def _hand_out(done: Future, futures: list[Future]) -> None:
-    """A finished pack's results (or its error) to its jobs' futures."""
-    error = done.exception()
-    results = [error] * len(futures) if error is not None else done.result()
-    for future, result in zip(futures, results):
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
-
-
-class RayTasks:
+class RayTasks(Executor):
     """Jobs as Ray tasks on a local or joined cluster; only the driver writes the store."""
 
-    def __init__(self, concurrency: int, address: str | None = None, gpus_per_eval: float = 0.0):
+    def __init__(self, concurrency: int, address: str | None = None, gpus_per_eval: float | None = None):
         try:
             import ray
         except ImportError:
             raise ConfigError("--executor ray needs Ray: pip install 'symloss[ray]'") from None
-        self.ray, self.concurrency, self.gpus_per_eval = ray, concurrency, gpus_per_eval
+        self.ray, self.concurrency = ray, concurrency
         self.started_here = not ray.is_initialized()
         if self.started_here:
             try:
@@ -197,21 +226,25 @@ class RayTasks:
             except (ConnectionError, ValueError, RuntimeError) as error:
                 raise ExecutorError(f"cannot start or join a Ray cluster at {address or 'a new local one'}: "
                                     f"{error}") from None
-        if gpus_per_eval and not ray.cluster_resources().get("GPU"):
-            raise ConfigError(f"--gpus-per-eval {gpus_per_eval}: the Ray cluster has no GPUs")
+        try:
+            self.gpus_per_eval = _gpus_per_eval(gpus_per_eval, ray.cluster_resources().get("GPU", 0))
+        except ConfigError:
+            self.close()
+            raise
         self.task = ray.remote(_run_task)
 
     def submit(self, fn: Callable, job) -> Future:
         members = len(job.jobs) if isinstance(job, Pack) else 1
-        reference = self.task.options(num_cpus=1, num_gpus=self.gpus_per_eval * members,
-                                      max_retries=RAY_RETRIES, retry_exceptions=False).remote(fn, job)
+        gpus = min(1.0, self.gpus_per_eval * members)  # a pack trains on one device
+        reference = self.task.options(num_cpus=1, num_gpus=gpus, max_retries=RAY_RETRIES,
+                                      retry_exceptions=False).remote(fn, job)
         future: Future = Future()
         reference.future().add_done_callback(lambda done: self._settle(done, future))
         return future
 
     def _settle(self, done: Future, future: Future) -> None:
         """A task's own error goes to the job; a lost task (after its retries) stops the search."""
-        error = done.exception()
+        error = CancelledError() if done.cancelled() else done.exception()
         if error is None:
             future.set_result(done.result())
         elif isinstance(error, self.ray.exceptions.RayTaskError):
@@ -219,14 +252,26 @@ class RayTasks:
         else:
             future.set_exception(ExecutorError(f"Ray lost an evaluation after {RAY_RETRIES} retries: {error}"))
 
-    def flush(self) -> None:
-        pass
-
     def close(self) -> None:
         if self.started_here:
             self.ray.shutdown()
 
 
+def _gpus_per_eval(asked: float | None, cluster_gpus: float) -> float:
+    """GPUs per evaluation: 1 by default where the cluster has GPUs; 0 there would crowd GPU 0
+    with trainings Ray does not account for."""
+    if asked is None:
+        return 1.0 if cluster_gpus else 0.0
+    if asked and not cluster_gpus:
+        raise ConfigError(f"--gpus-per-eval {asked}: the Ray cluster has no GPUs")
+    if not asked and cluster_gpus:
+        raise ConfigError("the Ray cluster has GPUs: give --gpus-per-eval above 0 (0.25: four trainings per GPU)")
+    return asked
+
+
 def _run_task(fn: Callable, job):
     """A Ray task's body: the job, as a worker process would run it."""
     return fn(job)
+
+
+ExecutorLike = ExecutorSpec | int | Executor  # what the search, study and elimination entry points take

@@ -53,6 +53,11 @@ class Evaluation:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def failed(cls, error: BaseException, wall_s: float = 0.0) -> "Evaluation":
+        """The outcome of a training that raised: fitness 0, the error as the reason."""
+        return cls(0.0, "failed", f"{type(error).__name__}: {error}", 0, wall_s)
+
 
 def one_cycle(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     """Learning-rate factor: linear 0 -> 1 over the warm-up, then cosine 1 -> 0 at the end."""
@@ -88,6 +93,17 @@ def _optimizer(model: nn.Module, config: TrainPreset) -> torch.optim.Optimizer:
     raise ConfigError(f"unknown optimizer {config.optimizer!r} (adam or sgd)")
 
 
+LOSS_ERRORS = (RuntimeError, ArithmeticError, ValueError)  # what a loss's own torch code raises
+
+
+def _apply(criterion: Criterion, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | Exception:
+    """The loss value, or the error the loss's code raised."""
+    try:
+        return criterion(logits, targets)
+    except LOSS_ERRORS as error:
+        return error
+
+
 @dataclass
 class _Member:
     """One loss of a run (a run trains one loss, or a pack of several on one shared batch)."""
@@ -107,10 +123,6 @@ class _Member:
     def result(self, status: str, reason: str | None, fitness: float, step: int, wall_s: float) -> Evaluation:
         return Evaluation(fitness, status, reason, step, wall_s, None if math.isinf(self.best_loss) else self.best_loss,
                           self.last[1], self.last[0], self.history)
-
-
-def _failed(error: BaseException, wall_s: float) -> Evaluation:
-    return Evaluation(0.0, "failed", f"{type(error).__name__}: {error}", 0, wall_s)
 
 
 class _Run:
@@ -173,10 +185,12 @@ class _Run:
         return packing.member_logits(logits, len(self.members))
 
     @torch.no_grad()
-    def validate(self) -> list[tuple[float, float]]:
-        """(accuracy, mean loss) of each active member on the validation split."""
+    def validate(self) -> list[tuple[float, float] | Exception]:
+        """(accuracy, mean loss) of each active member on the validation split, or the error
+        its loss raised."""
         self.model.eval()
         correct, total_loss = [0] * len(self.members), [0.0] * len(self.members)
+        errors: dict[int, Exception] = {}
         for start in range(0, len(self.val_set), EVAL_BATCH):
             images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
             labels = self.val_set.labels[start:start + EVAL_BATCH]
@@ -184,20 +198,25 @@ class _Run:
             targets = F.one_hot(labels, logits.shape[2]).float()
             hits = (logits.argmax(dim=2) == labels[:, None]).sum(dim=0).tolist()
             for position, member in enumerate(self.members):
+                value = _apply(member.criterion, logits[:, position], targets)
+                if isinstance(value, Exception):
+                    errors.setdefault(position, value)
+                    continue
                 correct[position] += hits[position]
-                total_loss[position] += float(member.criterion(logits[:, position], targets)) * len(labels)
+                total_loss[position] += float(value) * len(labels)
         self.model.train()
-        return [(c / len(self.val_set), t / len(self.val_set)) for c, t in zip(correct, total_loss)]
+        return [errors.get(p, (c / len(self.val_set), t / len(self.val_set)))
+                for p, (c, t) in enumerate(zip(correct, total_loss))]
 
     def _losses(self, logits: torch.Tensor, targets: torch.Tensor):
         """Each member's loss value; a member whose loss raises leaves the run as `failed`."""
         values, failed = [], {}
-        for position, (member, member_logits) in enumerate(zip(self.members, logits.unbind(1))):
-            try:
-                values.append(member.criterion(member_logits, targets))
-            except (RuntimeError, ArithmeticError, ValueError) as error:  # raised by the loss's own code
-                failed[position] = _failed(error, self.elapsed())
-                values.append(member_logits.new_zeros(()))
+        for position, member in enumerate(self.members):
+            value = _apply(member.criterion, logits[:, position], targets)
+            if isinstance(value, Exception):
+                failed[position] = Evaluation.failed(value, self.elapsed())
+                value = logits.new_zeros(())
+            values.append(value)
         return torch.stack(values), failed
 
     def _member_gradient_norms(self) -> torch.Tensor:
@@ -232,20 +251,23 @@ class _Run:
 
     def _validate(self, step: int, seen: int) -> None:
         config = self.config
-        stopping = {}
-        for position, (accuracy, loss) in enumerate(self.validate()):
+        leaving = {}
+        for position, outcome in enumerate(self.validate()):
             member = self.members[position]
+            if isinstance(outcome, Exception):
+                leaving[position] = Evaluation.failed(outcome, self.elapsed())
+                continue
             train_accuracy = int(self.correct[position]) / max(1, seen)
-            member.validated(step, accuracy, loss, train_accuracy)
+            member.validated(step, *outcome, train_accuracy)
             if (config.early_stop_step is not None and step >= config.early_stop_step
                     and step - config.eval_every < config.early_stop_step
                     and train_accuracy < config.early_stop_accuracy):
-                stopping[position] = member.result(
+                leaving[position] = member.result(
                     "early_stopped", f"training accuracy {train_accuracy:.3f} < {config.early_stop_accuracy} "
                     f"at step {step}", member.best_accuracy, step, self.elapsed())
         self.correct.zero_()
-        if stopping:
-            self._retire(stopping)
+        if leaving:
+            self._retire(leaving)
 
     def train(self) -> dict[int, Evaluation]:
         """Train every member to the end (or until it leaves); their Evaluations by position."""
@@ -305,6 +327,8 @@ def evaluate_pack(losses: Sequence[Loss | Genome | str], preset: str | TrainPres
     device = torch.device(device) if device is not None else default_device()
     dataset = data.load(config.dataset, None if data_root is None else str(data_root), download, config.validation)
     technique = augment_module.build(augment, dataset.num_classes, **(augment_params or {}))
+    if not losses:
+        raise ConfigError("evaluate_pack needs at least one loss")
     criteria = [criterion_for(loss) for loss in losses]
     return _train(criteria, config, technique, dataset, seed, device, progress)
 
@@ -314,12 +338,12 @@ def _train(criteria: list[Criterion], config: TrainPreset, technique: augment_mo
     run = _Run(criteria, config, technique, dataset, seed, device, progress)
     try:
         results = run.train()
-    except (RuntimeError, ArithmeticError, ValueError) as error:  # raised by a loss's own code
+    except LOSS_ERRORS as error:  # raised by a loss's own code, in the shared backward pass
         if isinstance(error, DataError):
             raise
         if len(criteria) == 1:
-            return [_failed(error, run.elapsed())]
-        # no single member can be blamed (an error in the shared backward pass): the rest train alone
+            return [Evaluation.failed(error, run.elapsed())]
+        # no single member can be blamed: those still training start again alone
         results = run.results | {slot: _train([criteria[slot]], config, technique, dataset, seed, device, None)[0]
-                                 for slot in run.slots}
+                                 for slot in run.slots if slot not in run.results}
     return [results[slot] for slot in range(len(criteria))]

@@ -1,37 +1,22 @@
 """Executors: packing groups jobs by setting, every stage runs unchanged on any executor."""
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 
 import pytest
-from standin import standin_job
+from standin import PACKS, packed_standin, standin_job
 
 from symloss import ConfigError, ExecutorError, executors
-from symloss.executors import ExecutorSpec, Packing
+from symloss.executors import Executor, ExecutorSpec, Packing, _gpus_per_eval
 from symloss.search import EvolutionConfig, evolve
 from symloss.search.driver import Pending, drive
 from symloss.search.jobs import Job
 from symloss.search.random_search import plan, random_search
 from symloss.store import Store
 
-PACKS: list[list] = []
-
-
-def packed_standin(job):
-    return standin_job(job)
-
-
-def _record_pack(jobs):
-    PACKS.append([job.genome for job in jobs])
-    return [standin_job(job) for job in jobs]
-
-
-packed_standin.pack = _record_pack
-
-
 def make_job(candidate, technique):
     return Job(candidate.genome.to_dict(), technique, "demo", 0)
 
 
-class Recorder:
+class Recorder(Executor):
     """An InProcess backend that records the size of every call it runs."""
 
     concurrency = 1
@@ -42,12 +27,6 @@ class Recorder:
     def submit(self, fn, job):
         self.sizes.append(len(job.jobs))
         return self.inner.submit(fn, job)
-
-    def flush(self):
-        pass
-
-    def close(self):
-        pass
 
 
 def test_packing_groups_jobs_of_one_setting_and_flush_sends_the_rest():
@@ -78,6 +57,21 @@ def test_a_pack_hands_each_job_its_own_error():
     assert isinstance(futures[1].exception(), ValueError)
 
 
+def test_a_cancelled_pack_cancels_its_jobs():
+    class Cancelling(Executor):
+        concurrency = 1
+
+        def submit(self, fn, job):
+            future = Future()
+            future.cancel()
+            return future
+
+    packing = Packing(Cancelling(), 2)
+    futures = [packing.submit(standin_job, make_job(c, "base")) for c in plan(3, 2)]
+    assert all(f.done() for f in futures)
+    assert all(isinstance(f.exception(), CancelledError) for f in futures)
+
+
 def test_a_cancelled_job_is_not_sent():
     backend = Recorder()
     packing = Packing(backend, 4)
@@ -87,30 +81,34 @@ def test_a_cancelled_job_is_not_sent():
     assert backend.sizes == [1] and futures[1].result() is not None
 
 
+def _evolve(tmp_path, name, executor, config):
+    with Store(tmp_path / name, create=True) as store:
+        run_id = store.create_run("evolve", name, {}, 0)
+        with executors.running(executor) as executor:
+            evolve(store, run_id, config, "base", 0, make_job, executor, packed_standin)
+        return [(e.stage, e.iteration, e.key, e.fitness, e.status) for e in store.evaluations(run_id)]
+
+
 @pytest.mark.parametrize("spec", [ExecutorSpec("packed", 4), ExecutorSpec("packed", 4, 2), ExecutorSpec("local", 2)])
 def test_evolution_gives_the_same_losses_on_any_executor(tmp_path, spec):
-    """Stand-in fitness: executors change when results arrive, not which losses are evaluated."""
-    config = EvolutionConfig(initial=8, population=4, tournament=2, iterations=0)
-    results = {}
-    for name, executor in (("sequential", executors.InProcess()), ("other", spec.make())):
-        with Store(tmp_path / name, create=True) as store:
-            run_id = store.create_run("evolve", name, {}, 0)
-            try:
-                evolve(store, run_id, config, "base", 0, make_job, executor, packed_standin)
-            finally:
-                executor.close()
-            results[name] = sorted((e.key, e.fitness, e.status) for e in store.evaluations(run_id))
-    assert results["other"] == results["sequential"] and len(results["sequential"]) == 8
+    """Stand-in fitness: executors change when results arrive, not which random losses are
+    evaluated; the children bred then depend on that order, but none is lost or repeated."""
+    config = EvolutionConfig(initial=8, population=4, tournament=2, iterations=6)
+    sequential = _evolve(tmp_path, "sequential", 1, config)
+    other = _evolve(tmp_path, "other", spec, config)
+    random_phase = lambda rows: sorted(r[2:] for r in rows if r[0] == "random")  # noqa: E731
+    assert random_phase(other) == random_phase(sequential) and len(random_phase(other)) == 8
+    children = [r[:2] for r in other if r[0] != "random"]
+    assert len(children) == 6 and len(set(children)) == 6
 
 
 def test_the_packed_executor_trains_through_the_pack_function(tmp_path):
     PACKS.clear()
-    executor = ExecutorSpec("packed", 3).make()
-    with Store(tmp_path / "s", create=True) as store:
+    with Store(tmp_path / "s", create=True) as store, executors.running(ExecutorSpec("packed", 3)) as executor:
         run_id = store.create_run("random", "r", {}, 0)
         random_search(store, run_id, plan(2, 7), ["base"], make_job, executor, packed_standin)
         assert len(store.evaluations(run_id)) == 7
-    assert [len(p) for p in PACKS] == [3, 3, 1]
+    assert PACKS == [3, 3, 1]
 
 
 @pytest.mark.parametrize("options, message", [
@@ -118,17 +116,26 @@ def test_the_packed_executor_trains_through_the_pack_function(tmp_path):
     ({"kind": "local", "concurrency": 0}, "at least 1"),
     ({"kind": "local", "ray_address": "auto"}, "need --executor ray"),
     ({"kind": "packed", "gpus_per_eval": 0.5}, "need --executor ray"),
+    ({"kind": "local", "concurrency": 4, "pack_size": 2}, "needs --executor packed or ray"),
 ])
 def test_bad_executor_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         ExecutorSpec(**options)
 
 
+def test_gpus_per_eval_defaults_to_one_gpu_where_there_are_gpus():
+    assert _gpus_per_eval(None, 8) == 1.0 and _gpus_per_eval(None, 0) == 0.0 and _gpus_per_eval(0.25, 1) == 0.25
+    with pytest.raises(ConfigError, match="no GPUs"):
+        _gpus_per_eval(0.5, 0)
+    with pytest.raises(ConfigError, match="has GPUs"):
+        _gpus_per_eval(0.0, 2)
+
+
 def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
     def propose_once(queue=iter([Pending("job", None, None)])):
         return next(queue, None)
 
-    class Broken:
+    class Broken(Executor):
         concurrency = 1
 
         def submit(self, fn, job):
@@ -136,9 +143,6 @@ def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
             future = Future()
             future.set_exception(BrokenProcessPool("a worker was killed"))
             return future
-
-        def flush(self):
-            pass
 
     with pytest.raises(ExecutorError, match="worker process died"):
         drive(Broken(), standin_job, propose_once, lambda pending, evaluation: None)

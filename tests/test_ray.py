@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from standin import standin_job
+from standin import packed_standin
 
-from symloss import ConfigError, executors
+from symloss import ConfigError, ExecutorError, executors
 from symloss.executors import ExecutorSpec
 from symloss.search import EvolutionConfig, evolve
 from symloss.search.jobs import Job
@@ -43,10 +43,11 @@ def test_evolve_on_ray_survives_a_killed_worker(tmp_path):
     killed, deadline = None, time.monotonic() + 300
     while killed is None and process.poll() is None and time.monotonic() < deadline:
         busy = ray_task_processes()
-        if busy:
-            time.sleep(0.3)  # inside its training
-            os.kill(busy[0], signal.SIGKILL)
-            killed = busy[0]
+        time.sleep(0.3)  # into its training
+        still_busy = [pid for pid in busy if pid in ray_task_processes()]
+        if still_busy:
+            os.kill(still_busy[0], signal.SIGKILL)
+            killed = still_busy[0]
         time.sleep(0.1)
     stdout, stderr = process.communicate(timeout=600)
     assert killed is not None, "no Ray task was seen running"
@@ -80,6 +81,15 @@ def dies_on_first_try(marker):
     return "done"
 
 
+def always_dies(job):
+    os._exit(1)
+
+
+def test_a_task_lost_on_every_retry_stops_the_search(cluster):
+    error = ExecutorSpec("ray", 1).make().submit(always_dies, "x").exception(timeout=300)
+    assert isinstance(error, ExecutorError) and "lost an evaluation" in str(error)
+
+
 def test_a_task_error_reaches_the_driver_as_itself(cluster):
     executor = ExecutorSpec("ray", 2).make()
     error = executor.submit(raises_config_error, "x").exception(timeout=120)
@@ -91,16 +101,17 @@ def test_a_task_whose_worker_dies_is_retried(cluster, tmp_path):
     assert executor.submit(dies_on_first_try, str(tmp_path / "marker")).result(timeout=120) == "done"
 
 
-def test_evolution_on_ray_evaluates_what_it_does_in_process(cluster, tmp_path):
+@pytest.mark.parametrize("spec", [ExecutorSpec("ray", 2), ExecutorSpec("ray", 4, pack_size=2)])
+def test_evolution_on_ray_evaluates_what_it_does_in_process(cluster, tmp_path, spec):
     config = EvolutionConfig(initial=6, population=3, tournament=2, iterations=0)
 
     def make_job(candidate, technique):
         return Job(candidate.genome.to_dict(), technique, "demo", 0)
 
     results = {}
-    for name, executor in (("sequential", executors.InProcess()), ("ray", ExecutorSpec("ray", 2).make())):
+    for name, executor in (("sequential", executors.InProcess()), ("ray", spec.make())):
         with Store(tmp_path / name, create=True) as store:
             run_id = store.create_run("evolve", name, {}, 0)
-            evolve(store, run_id, config, "base", 0, make_job, executor, standin_job)
+            evolve(store, run_id, config, "base", 0, make_job, executor, packed_standin)
             results[name] = sorted((e.key, e.fitness) for e in store.evaluations(run_id))
     assert results["ray"] == results["sequential"]

@@ -27,13 +27,16 @@ class Pending:
 
 def failure(error: BaseException) -> Evaluation:
     """A crashed evaluation scores 0 and keeps its reason; the search goes on."""
-    return Evaluation(0.0, "failed", f"{type(error).__name__}: {error}"[:MAX_REASON], 0, 0.0)
+    evaluation = Evaluation.failed(error)
+    evaluation.reason = evaluation.reason[:MAX_REASON]
+    return evaluation
 
 
 def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pending | None],
           complete: Callable[[Pending, Evaluation | None], None]) -> None:
     """Run proposals through `executor` until `propose` has none and nothing is in flight
-    (`flush` before each wait sends the jobs a packing executor still holds)."""
+    (`flush` before each wait sends the jobs a packing executor still holds; `settle` after
+    it lets a finished pack hand out all its results before they are collected)."""
     in_flight: dict[Future, Pending] = {}
     try:
         while True:
@@ -48,10 +51,13 @@ def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pendi
             executor.flush()
             if not in_flight:
                 return
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: list(in_flight).index(f)):
+            wait(in_flight, return_when=FIRST_COMPLETED)
+            executor.settle()
+            for future in [f for f in in_flight if f.done()]:
                 pending = in_flight.pop(future)
                 complete(pending, _result(future))
+    except BrokenExecutor as error:
+        raise ExecutorError(f"a worker process died ({error}); resume the run to go on") from error
     finally:
         for future in in_flight:
             future.cancel()
@@ -61,8 +67,6 @@ def _result(future: Future) -> Evaluation:
     error = future.exception()
     if error is None:
         return future.result()
-    if isinstance(error, BrokenExecutor):
-        raise ExecutorError(f"a worker process died ({error}); resume the run to go on") from error
-    if isinstance(error, SymlossError):  # configuration, data or lost workers: stop here
+    if isinstance(error, (SymlossError, BrokenExecutor)):  # configuration, data or lost workers: stop here
         raise error
     return failure(error)

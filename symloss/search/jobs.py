@@ -58,17 +58,30 @@ class Job:
 
 def train_job(job: Job) -> Evaluation:
     """Train the job's genome with the real trainer (runs in a worker process, too)."""
-    return train_pack([job])[0]
+    (outcome,) = train_pack([job])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
-def train_pack(jobs: list[Job]) -> list[Evaluation]:
-    """Train jobs of one setting together, as one packed model (executors' packs)."""
+def train_pack(jobs: list[Job]) -> list[Evaluation | Exception]:
+    """Train jobs of one setting together, as one packed model (executors' packs); a job
+    whose loss cannot be built gets its error, the others train."""
     first = jobs[0]
     if any((job.setting, job.data_root) != (first.setting, first.data_root) for job in jobs):
         raise ConfigError("a pack holds jobs of one setting (preset, technique, seed, options, data)")
-    losses = [Loss.from_genome(Genome.from_dict(job.genome)) for job in jobs]
-    return train.evaluate_pack(losses, first.preset, first.technique, first.seed, data_root=first.data_root,
-                               **dict(first.overrides))
+    outcomes: dict[int, Evaluation | Exception] = {}
+    losses: dict[int, Loss] = {}
+    for index, job in enumerate(jobs):
+        try:
+            losses[index] = Loss.from_genome(Genome.from_dict(job.genome))
+        except Exception as error:  # noqa: BLE001 - handed to that job alone
+            outcomes[index] = error
+    if losses:
+        evaluations = train.evaluate_pack(list(losses.values()), first.preset, first.technique, first.seed,
+                                          data_root=first.data_root, **dict(first.overrides))
+        outcomes.update(zip(losses, evaluations))
+    return [outcomes[index] for index in range(len(jobs))]
 
 
 train_job.pack = train_pack  # how executors.Packing trains a pack of train_job calls

@@ -96,16 +96,13 @@ def total_evaluations(spec: EvolveSpec) -> int:
     return config.initial + config.iterations + 1  # + the CE baseline
 
 
-def run_evolution(store: Store, run_id: int, spec: EvolveSpec, executor: executors.ExecutorSpec | int = 1,
+def run_evolution(store: Store, run_id: int, spec: EvolveSpec, executor: executors.ExecutorLike = 1,
                   progress: Callable[[dict], None] | None = None, fn=train_job) -> list[Member]:
     """Evolve (resuming whatever the store already has), then train the CE baseline
     (`executor`: how evaluations run; an int is that many local evaluations in flight)."""
-    executor = executors.make(executor)
-    try:
+    with executors.running(executor) as executor:
         population = evolve(store, run_id, spec.config(), spec.technique, spec.seed, spec.job, executor, fn, progress)
         baseline(store, run_id, spec, executor, fn, progress)
-    finally:
-        executor.close()
     store.set_status(run_id, "done")
     return population
 
@@ -135,7 +132,7 @@ def top(store: Store, run_id: int | None, count: int | None = 5) -> list[Evaluat
 
 
 def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
-                    executor: executors.ExecutorSpec | int = 1,
+                    executor: executors.ExecutorLike = 1,
                     progress: Callable[[dict], None] | None = None, fn=train_job,
                     steps: int | None = None) -> list[Ranked]:
     """The elimination protocol over the run's searched losses, as stages of this store
@@ -151,11 +148,8 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
     def make_job(candidate: Candidate, technique: str, stage: Stage) -> Job:
         return spec.job(candidate, technique, stage.preset, stage.seed_offset, {"steps": steps} if steps else None)
 
-    executor = executors.make(executor)
-    try:
+    with executors.running(executor) as executor:
         finalists = eliminate(store, elimination_id, source, stages, spec.technique, make_job, executor, fn, progress)
-    finally:
-        executor.close()
     store.set_status(elimination_id, "done")
     return finalists
 

@@ -86,7 +86,7 @@ STUDY_RUN = "correlate"
 
 
 def run_study(store: Store, n: int, techniques: Sequence[str], preset: str, seed: int, top_k: int = 50,
-              executor: executors.ExecutorSpec | int = 1, overrides: dict | None = None, data_root: str | None = None,
+              executor: executors.ExecutorLike = 1, overrides: dict | None = None, data_root: str | None = None,
               progress: Callable[[dict], None] | None = None, fn=None) -> Study:
     """The study as a run of `store` (resumable: evaluations already there are not repeated)."""
     run = store.run(STUDY_RUN)
@@ -96,11 +96,8 @@ def run_study(store: Store, n: int, techniques: Sequence[str], preset: str, seed
     def make_job(candidate: Candidate, technique: str) -> Job:
         return Job(candidate.genome.to_dict(), technique, preset, seed, data_root, extra)
 
-    executor = executors.make(executor)
-    try:
+    with executors.running(executor) as executor:
         study = correlate(store, run_id, n, techniques, seed, make_job, executor, fn or train_job, top_k, progress)
-    finally:
-        executor.close()
     store.set_status(run_id, "done")
     return study
 
