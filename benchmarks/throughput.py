@@ -29,7 +29,7 @@ from symloss.search.jobs import Job, train_job
 from symloss.search.random_search import plan
 
 CPU_CONFIGS = "local:1,local:2,packed:2,packed:4,packed:4/2,ray:2"
-CUDA_CONFIGS = "local:1,local:4,packed:4,packed:8,packed:16"
+CUDA_CONFIGS = "local:1,local:4,packed:4,packed:8,packed:16,packed:16/4"
 
 
 def spec_of(text: str) -> ExecutorSpec:

@@ -158,7 +158,7 @@ class _Run:
         self.forward = torch.compile(model) if (self.config.compile and self.cuda) else model
         self.optimizer = _optimizer(model, self.config)
         if optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state)
+            packing.load_optimizer_state(self.optimizer, optimizer_state)
 
     def _retire(self, finished: dict[int, Evaluation]) -> None:
         """Record the results of the members at these positions and regroup the pack without them."""

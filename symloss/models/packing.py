@@ -70,9 +70,10 @@ def _regrouped_layer(layer: nn.Module, old: int, new: int) -> nn.Module:
 def regroup(model: nn.Module, keep: Sequence[int]) -> nn.Module:
     """A new packed model whose member j is member keep[j] of `model` (weights and statistics)."""
     packed = copy.deepcopy(model)
-    _regroup_children(packed, members_of(model), keep)
+    with torch.device(next(model.parameters()).device):  # new layers where the old ones are
+        _regroup_children(packed, members_of(model), keep)
     packed.packed_members = len(keep)
-    return packed.to(next(model.parameters()).device)
+    return packed
 
 
 def _regroup_children(parent: nn.Module, old: int, keep: Sequence[int]) -> None:
@@ -97,11 +98,22 @@ def pack(model: nn.Module, members: int) -> nn.Module:
 
 
 def regroup_optimizer_state(state: dict, members: int, keep: Sequence[int]) -> dict:
-    """An optimiser's state_dict for the members `keep` (parameters in the same order)."""
+    """An optimiser's state_dict for the members `keep` (parameters in the same order; load it
+    with `load_optimizer_state`)."""
     return {"state": {index: {name: select_rows(value, members, keep) if torch.is_tensor(value) else value
                               for name, value in per_parameter.items()}
                       for index, per_parameter in state["state"].items()},
             "param_groups": state["param_groups"]}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load a regrouped state, each tensor laid out like its parameter (channels-last stays
+    channels-last, so the optimiser keeps its fused multi-tensor path)."""
+    optimizer.load_state_dict(state)
+    for parameter, per_parameter in optimizer.state.items():
+        for name, value in per_parameter.items():
+            if torch.is_tensor(value) and value.shape == parameter.shape:
+                per_parameter[name] = torch.empty_like(parameter).copy_(value)
 
 
 def member_logits(logits: torch.Tensor, members: int) -> torch.Tensor:
