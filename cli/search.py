@@ -114,17 +114,18 @@ def top_command(run_dir, count, show_all, as_json):
 @executor_options
 def eliminate_command(run_dir, preset, steps, executor):
     """Carry the run's best losses through the elimination protocol's stages (resumable)."""
-    store, run_id, spec = runs.reopen(run_dir)
-    with store, StepBar(unit="eval") as bar:
-        try:
-            finalists = runs.run_elimination(store, run_id, spec, preset, executor,
-                                             _best_tracker(bar, runs.elimination_size(preset)), steps=steps)
-        except KeyboardInterrupt:
-            raise _interrupted(store, run_id, run_dir) from None
-        bar.close()
-        for rank, finalist in enumerate(finalists, 1):
-            genome = store.genome(finalist.key)
-            click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  key {finalist.key}")
-            click.echo(f"   {genome['expression']}")
-        tau, count = runs.elimination_tau(store, run_id, preset)
-        click.echo(f"Kendall tau, search fitness vs the large model's (large-1), over {count} losses: {tau:.3f}")
+    with executors.running(executor) as executor:  # bad executor options fail before a stage exists
+        store, run_id, spec = runs.reopen(run_dir)
+        with store, StepBar(unit="eval") as bar:
+            try:
+                finalists = runs.run_elimination(store, run_id, spec, preset, executor,
+                                                 _best_tracker(bar, runs.elimination_size(preset)), steps=steps)
+            except KeyboardInterrupt:
+                raise _interrupted(store, run_id, run_dir) from None
+            bar.close()
+            for rank, finalist in enumerate(finalists, 1):
+                genome = store.genome(finalist.key)
+                click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  key {finalist.key}")
+                click.echo(f"   {genome['expression']}")
+            tau, count = runs.elimination_tau(store, run_id, preset)
+            click.echo(f"Kendall tau, search fitness vs the large model's (large-1), over {count} losses: {tau:.3f}")

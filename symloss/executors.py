@@ -17,8 +17,8 @@ import math
 import multiprocessing
 import os
 import threading
-from contextlib import contextmanager
-from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -42,8 +42,10 @@ class ExecutorSpec:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ConfigError(f"unknown executor {self.kind!r} (known: {', '.join(KINDS)})")
-        if self.concurrency < 1 or (self.pack_size or 1) < 1 or (self.gpus_per_eval or 0) < 0:
-            raise ConfigError("concurrency and pack size must be at least 1, GPUs per evaluation at least 0")
+        if self.concurrency < 1 or (self.pack_size is not None and self.pack_size < 1):
+            raise ConfigError("concurrency and pack size must be at least 1")
+        if self.gpus_per_eval is not None and not 0 <= self.gpus_per_eval <= 1:
+            raise ConfigError("GPUs per evaluation must be between 0 and 1 (a training uses one GPU)")
         if self.kind != "ray" and (self.ray_address or self.gpus_per_eval is not None):
             raise ConfigError("--ray-address and --gpus-per-eval need --executor ray")
         if self.kind == "local" and self.pack_size is not None:
@@ -84,8 +86,9 @@ class Executor:
     def flush(self) -> None:
         """Send whatever is held back (a packing executor's partial packs)."""
 
-    def settle(self) -> None:
-        """Wait until results being handed out are all handed out (a finished pack's)."""
+    def settled(self):
+        """A context in which no results are being handed out (a finished pack's all or none)."""
+        return nullcontext()
 
     def close(self) -> None:
         """Give back processes and clusters; futures not yet done are cancelled."""
@@ -165,7 +168,7 @@ class Packing(Executor):
         self.backend, self.size = backend, size
         self.concurrency = concurrency or size * backend.concurrency
         self.waiting: dict[tuple, list[tuple[Any, Future]]] = {}
-        self.handing_out = threading.Lock()  # held while a pack's results go to its futures
+        self.handing_out = threading.RLock()  # held while a pack's results go to its futures
 
     def submit(self, fn: Callable, job) -> Future:
         future: Future = Future()
@@ -180,9 +183,8 @@ class Packing(Executor):
             (fn, *_), group = self.waiting.popitem()
             self._send(fn, group)
 
-    def settle(self) -> None:
-        with self.handing_out:
-            pass
+    def settled(self):
+        return self.handing_out
 
     def _send(self, fn: Callable, group: list[tuple[Any, Future]]) -> None:
         group = [(job, future) for job, future in group if future.set_running_or_notify_cancel()]
@@ -195,7 +197,7 @@ class Packing(Executor):
     def _hand_out(self, done: Future, futures: list[Future]) -> None:
         """A finished pack's results (or its error) to its jobs' futures, all at once."""
         with self.handing_out:
-            error = CancelledError() if done.cancelled() else done.exception()
+            error = ExecutorError("a pack was cancelled") if done.cancelled() else done.exception()
             results = done.result() if error is None else [error] * len(futures)
             if len(results) != len(futures):
                 results = [ExecutorError(f"a pack of {len(futures)} returned {len(results)} results")] * len(futures)
@@ -235,7 +237,7 @@ class RayTasks(Executor):
 
     def submit(self, fn: Callable, job) -> Future:
         members = len(job.jobs) if isinstance(job, Pack) else 1
-        gpus = min(1.0, self.gpus_per_eval * members)  # a pack trains on one device
+        gpus = min(1.0, self.gpus_per_eval * members)  # a pack trains on one GPU
         reference = self.task.options(num_cpus=1, num_gpus=gpus, max_retries=RAY_RETRIES,
                                       retry_exceptions=False).remote(fn, job)
         future: Future = Future()
@@ -244,7 +246,10 @@ class RayTasks(Executor):
 
     def _settle(self, done: Future, future: Future) -> None:
         """A task's own error goes to the job; a lost task (after its retries) stops the search."""
-        error = CancelledError() if done.cancelled() else done.exception()
+        if done.cancelled():
+            future.set_exception(ExecutorError("a Ray task was cancelled"))
+            return
+        error = done.exception()
         if error is None:
             future.set_result(done.result())
         elif isinstance(error, self.ray.exceptions.RayTaskError):

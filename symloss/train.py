@@ -69,8 +69,11 @@ def one_cycle(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-def criterion_for(loss: Loss | Genome | str) -> Criterion:
-    """"ce" is torch's native cross-entropy; other strings are zoo names or expressions."""
+def criterion_for(loss: Loss | Genome | str | nn.Module) -> Criterion:
+    """"ce" is torch's native cross-entropy; other strings are zoo names or expressions; a
+    criterion module is used as it is."""
+    if isinstance(loss, nn.Module):
+        return loss
     if isinstance(loss, str) and loss == "ce":
         return lambda logits, y: F.cross_entropy(logits.float(), y)
     if isinstance(loss, Genome):
@@ -313,7 +316,7 @@ def evaluate(loss: Loss | Genome | str, preset: str | TrainPreset = "demo", augm
     return evaluate_pack([loss], preset, augment, seed, **options)[0]
 
 
-def evaluate_pack(losses: Sequence[Loss | Genome | str], preset: str | TrainPreset = "demo", augment: str = "base",
+def evaluate_pack(losses: Sequence[Loss | Genome | str | nn.Module], preset: str | TrainPreset = "demo", augment: str = "base",
                   seed: int = 0, *, data_root: str | None = None, download: bool = False,
                   device: str | torch.device | None = None, augment_params: dict | None = None,
                   progress: Progress | None = None, **overrides) -> list[Evaluation]:

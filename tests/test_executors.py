@@ -1,8 +1,9 @@
 """Executors: packing groups jobs by setting, every stage runs unchanged on any executor."""
-from concurrent.futures import CancelledError, Future
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
-from standin import PACKS, packed_standin, standin_job
+from standin import PACKS, _standin_pack, packed_standin, standin_job
 
 from symloss import ConfigError, ExecutorError, executors
 from symloss.executors import Executor, ExecutorSpec, Packing, _gpus_per_eval
@@ -69,7 +70,53 @@ def test_a_cancelled_pack_cancels_its_jobs():
     packing = Packing(Cancelling(), 2)
     futures = [packing.submit(standin_job, make_job(c, "base")) for c in plan(3, 2)]
     assert all(f.done() for f in futures)
-    assert all(isinstance(f.exception(), CancelledError) for f in futures)
+    assert all(isinstance(f.exception(), ExecutorError) for f in futures)
+
+
+class Threads(Executor):
+    """A thread-pool backend: packs finish in other threads, as with worker processes."""
+
+    def __init__(self, workers):
+        self.concurrency, self.pool = workers, ThreadPoolExecutor(workers)
+
+    def submit(self, fn, job):
+        return self.pool.submit(fn, job)
+
+    def close(self):
+        self.pool.shutdown()
+
+
+def slow_pack(jobs):
+    time.sleep(0.02)
+    return _standin_pack(jobs)
+
+
+def slow_standin(job):
+    return standin_job(job)
+
+
+slow_standin.pack = slow_pack
+
+
+class SlowHandOut(Packing):
+    """Packing whose jobs' futures take a while to be handed out (a callback on each)."""
+
+    def submit(self, fn, job):
+        future = super().submit(fn, job)
+        future.add_done_callback(lambda done: time.sleep(0.01))
+        return future
+
+
+def test_packs_stay_whole_when_they_finish_in_other_threads(tmp_path):
+    """The driver collects a finished pack's results all at once, so the next pack is full too."""
+    PACKS.clear()
+    with Store(tmp_path / "s", create=True) as store:
+        run_id = store.create_run("random", "r", {}, 0)
+        executor = SlowHandOut(Threads(2), 3)
+        random_search(store, run_id, plan(4, 24), ["base"], make_job, executor, slow_standin)
+        executor.close()
+        assert len(store.evaluations(run_id)) == 24
+    assert PACKS == [3] * 8
 
 
 def test_a_cancelled_job_is_not_sent():
@@ -117,6 +164,8 @@ def test_the_packed_executor_trains_through_the_pack_function(tmp_path):
     ({"kind": "local", "ray_address": "auto"}, "need --executor ray"),
     ({"kind": "packed", "gpus_per_eval": 0.5}, "need --executor ray"),
     ({"kind": "local", "concurrency": 4, "pack_size": 2}, "needs --executor packed or ray"),
+    ({"kind": "packed", "concurrency": 4, "pack_size": 0}, "at least 1"),
+    ({"kind": "ray", "gpus_per_eval": 2.0}, "between 0 and 1"),
 ])
 def test_bad_executor_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -131,7 +180,10 @@ def test_gpus_per_eval_defaults_to_one_gpu_where_there_are_gpus():
         _gpus_per_eval(0.0, 2)
 
 
-def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
+@pytest.mark.parametrize("raises_at_submit", [False, True])
+def test_a_dead_worker_pool_stops_the_search_with_an_executor_error(raises_at_submit):
+    from concurrent.futures.process import BrokenProcessPool
+
     def propose_once(queue=iter([Pending("job", None, None)])):
         return next(queue, None)
 
@@ -139,7 +191,8 @@ def test_a_dead_worker_pool_stops_the_search_with_an_executor_error():
         concurrency = 1
 
         def submit(self, fn, job):
-            from concurrent.futures.process import BrokenProcessPool
+            if raises_at_submit:
+                raise BrokenProcessPool("the pool is broken")
             future = Future()
             future.set_exception(BrokenProcessPool("a worker was killed"))
             return future

@@ -4,8 +4,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symloss import ConfigError, models, train
+from symloss import ConfigError, GenomeError, models, train, zoo
 from symloss.models import packing
+from symloss.search.jobs import Job, train_pack
 
 SHORT = {"steps": 2, "eval_every": 2, "warmup_steps": 1}
 
@@ -61,6 +62,19 @@ def test_regrouped_optimiser_state_follows_its_members():
         torch.testing.assert_close(new["exp_avg"][:rows], old["exp_avg"][2 * rows:])
         torch.testing.assert_close(new["exp_avg"][rows:], old["exp_avg"][:rows])
         assert new["step"] == old["step"]
+    regrouped = packing.regroup(packed, [2, 0]).to(memory_format=torch.channels_last)
+    reloaded = torch.optim.Adam(regrouped.parameters())
+    packing.load_optimizer_state(reloaded, state)
+    for parameter in regrouped.parameters():  # laid out as the parameter, for the fused update
+        assert reloaded.state[parameter]["exp_avg"].stride() == parameter.stride()
+
+
+def test_a_pack_job_whose_genome_is_broken_gets_its_own_error():
+    good = Job(zoo.ce_genome().to_dict(), "base", "demo", 0, None, (("steps", 4), ("eval_every", 4)))
+    broken = Job({"nodes": "not a genome"}, "base", "demo", 0, None, (("steps", 4), ("eval_every", 4)))
+    outcomes = train_pack([broken, good])
+    assert isinstance(outcomes[0], GenomeError)
+    assert outcomes[1].status == "ok" and outcomes[1].steps == 4
 
 
 def test_a_model_that_cannot_be_packed_is_a_config_error():
@@ -102,7 +116,9 @@ def test_a_diverging_member_leaves_the_others_unchanged():
     for position in (0, 2):  # the final validation runs once the diverged member has left: a smaller model
         assert with_nan[position].status == "ok"
         for row, benign_row in zip(with_nan[position].history, benign[position].history, strict=True):
-            assert row == pytest.approx(benign_row, rel=1e-5)
+            assert row["val_loss"] == pytest.approx(benign_row["val_loss"], rel=1e-5)
+            assert row["val_accuracy"] == pytest.approx(benign_row["val_accuracy"], abs=2 / 359)
+            assert row["train_accuracy"] == benign_row["train_accuracy"]
 
 
 def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
@@ -110,14 +126,19 @@ def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
     real = train.criterion_for
 
     def criterion_for(loss):
-        if loss == "raises":
+        if loss.startswith("raises"):
+            trains = loss == "raises in validation"
+            ce = real("ce")
+
             def broken(logits, y):
+                if trains and logits.shape[0] == 64:  # a training batch; validation has 359 rows
+                    return ce(logits, y)
                 raise RuntimeError("boom in the loss")
             return broken
         return real(loss)
 
     monkeypatch.setattr(train, "criterion_for", criterion_for)
-    losses = [DIVERGING, "ce", "raises", "yhat*y*0 + 1"]
+    losses = [DIVERGING, "ce", "raises", "yhat*y*0 + 1", "raises in validation"]
     options = {"steps": 150, "eval_every": 50}
     packed = train.evaluate_pack(losses, "demo", "base", seed=0, **options)
     alone = train.evaluate(DIVERGING, "demo", "base", seed=0, **options)
@@ -125,3 +146,4 @@ def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
     assert packed[1].status == "ok" and packed[1].steps == 150 and packed[1].fitness >= 0.8
     assert packed[2].status == "failed" and "boom" in packed[2].reason
     assert packed[3].status == "early_stopped" and packed[3].steps == 100
+    assert packed[4].status == "failed" and "boom" in packed[4].reason

@@ -85,9 +85,21 @@ def always_dies(job):
     os._exit(1)
 
 
-def test_a_task_lost_on_every_retry_stops_the_search(cluster):
+def test_a_task_lost_on_every_retry_is_an_executor_error(cluster):
     error = ExecutorSpec("ray", 1).make().submit(always_dies, "x").exception(timeout=300)
     assert isinstance(error, ExecutorError) and "lost an evaluation" in str(error)
+
+
+def test_gpus_asked_of_a_cluster_without_gpus_is_one_line_before_any_run(cluster, tmp_path):
+    from click.testing import CliRunner
+
+    from symloss_cli.main import main
+
+    result = CliRunner().invoke(main, ["evolve", "--run-dir", str(tmp_path / "run"), "--executor", "ray",
+                                       "--gpus-per-eval", "0.5"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["error: --gpus-per-eval 0.5: the Ray cluster has no GPUs"]
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_task_error_reaches_the_driver_as_itself(cluster):

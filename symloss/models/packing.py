@@ -112,7 +112,7 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     optimizer.load_state_dict(state)
     for parameter, per_parameter in optimizer.state.items():
         for name, value in per_parameter.items():
-            if torch.is_tensor(value) and value.shape == parameter.shape:
+            if torch.is_tensor(value) and value.dim() > 0 and value.shape == parameter.shape:
                 per_parameter[name] = torch.empty_like(parameter).copy_(value)
 
 

@@ -35,8 +35,8 @@ def failure(error: BaseException) -> Evaluation:
 def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pending | None],
           complete: Callable[[Pending, Evaluation | None], None]) -> None:
     """Run proposals through `executor` until `propose` has none and nothing is in flight
-    (`flush` before each wait sends the jobs a packing executor still holds; `settle` after
-    it lets a finished pack hand out all its results before they are collected)."""
+    (`flush` before each wait sends the jobs a packing executor still holds; results are
+    collected when no pack is half handed out, so packs stay whole)."""
     in_flight: dict[Future, Pending] = {}
     try:
         while True:
@@ -52,8 +52,9 @@ def drive(executor, fn: Callable[[Job], Evaluation], propose: Callable[[], Pendi
             if not in_flight:
                 return
             wait(in_flight, return_when=FIRST_COMPLETED)
-            executor.settle()
-            for future in [f for f in in_flight if f.done()]:
+            with executor.settled():
+                done = [f for f in in_flight if f.done()]
+            for future in done:
                 pending = in_flight.pop(future)
                 complete(pending, _result(future))
     except BrokenExecutor as error:

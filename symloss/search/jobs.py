@@ -71,16 +71,16 @@ def train_pack(jobs: list[Job]) -> list[Evaluation | Exception]:
     if any((job.setting, job.data_root) != (first.setting, first.data_root) for job in jobs):
         raise ConfigError("a pack holds jobs of one setting (preset, technique, seed, options, data)")
     outcomes: dict[int, Evaluation | Exception] = {}
-    losses: dict[int, Loss] = {}
+    criteria = {}
     for index, job in enumerate(jobs):
         try:
-            losses[index] = Loss.from_genome(Genome.from_dict(job.genome))
+            criteria[index] = train.criterion_for(Loss.from_genome(Genome.from_dict(job.genome)))
         except Exception as error:  # noqa: BLE001 - handed to that job alone
             outcomes[index] = error
-    if losses:
-        evaluations = train.evaluate_pack(list(losses.values()), first.preset, first.technique, first.seed,
+    if criteria:
+        evaluations = train.evaluate_pack(list(criteria.values()), first.preset, first.technique, first.seed,
                                           data_root=first.data_root, **dict(first.overrides))
-        outcomes.update(zip(losses, evaluations))
+        outcomes.update(zip(criteria, evaluations))
     return [outcomes[index] for index in range(len(jobs))]
 
 
