@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from symloss import executors
 from symloss.augment import TECHNIQUES
@@ -52,6 +53,21 @@ def _rows(store, evaluations):
     return rows
 
 
+RUN_OPTIONS = ("run_dir", "preset", "augment", "seed", "initial", "population", "tournament", "iterations",
+               "data_root", "steps")
+
+
+def _refuse_run_options_with_resume() -> None:
+    """A resumed run keeps its stored configuration; options that would change it are an error."""
+    context = click.get_current_context()
+    given = [name for name in RUN_OPTIONS
+             if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)]
+    if given:
+        options = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise click.UsageError(f"--resume continues the run as configured; {options} cannot change it "
+                               f"(start a new run instead)")
+
+
 @click.command("evolve")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Where the run's store goes (default: runs/<time>-<preset>-<technique>).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
@@ -68,6 +84,8 @@ def _rows(store, evaluations):
 def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, population, tournament, iterations,
                    data_root, steps, executor):
     """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
+    if resume_dir:
+        _refuse_run_options_with_resume()
     with executors.running(executor) as executor:  # bad executor options fail before a run exists
         if resume_dir:
             store, run_id, spec = runs.reopen(resume_dir)

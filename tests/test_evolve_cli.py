@@ -73,6 +73,16 @@ def test_evolve_refuses_to_overwrite_a_run(straight_run):
     assert result.exit_code == 2 and "--resume" in result.stderr
 
 
+def test_resume_refuses_options_that_would_change_the_run(straight_run):
+    run_dir, _ = straight_run
+    before = evaluations(run_dir, False)
+    result = run("evolve", "--resume", str(run_dir), "--steps", "5", "--augment", "mixup")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --resume continues the run as configured; --augment, --steps cannot change it (start a new run instead)"]
+    assert evaluations(run_dir, False) == before
+
+
 @pytest.mark.parametrize("args, culprit", [
     (["evolve", "--preset", "huge"], "huge"),
     (["evolve", "--augment", "autoaugment"], "autoaugment"),
