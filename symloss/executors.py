@@ -1,8 +1,9 @@
 """Where evaluations run: in this process, in worker processes, packed, or as Ray tasks.
 
 An executor runs picklable `fn(job)` calls and hands back futures; the search keeps up to
-`concurrency` of them in flight, calls `flush()` before it waits, and writes every result
-to the store itself (workers never touch the store). Choose one with `ExecutorSpec`:
+`concurrency` of them in flight, calls `flush()` before it waits, collects finished ones
+inside `settled()`, and writes every result to the store itself (workers never touch the
+store). Choose one with `ExecutorSpec`:
 
 - local:  one at a time in this process, or `concurrency` spawned worker processes (each
           on its own GPU where there are several);
