@@ -91,15 +91,17 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
             store, run_id, spec = runs.reopen(resume_dir)
             run_dir = resume_dir
         else:
-            spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations,
-                                   str(Path(data_root).resolve()) if data_root else None, {"steps": steps} if steps else {})
+            root = str(Path(data_root).resolve()) if data_root else None
+            spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations, root,
+                                   {"steps": steps} if steps else {})
             run_dir = run_dir or str(runs.default_run_dir(spec))
             store, run_id = runs.start(run_dir, spec)
         click.echo(f"run directory: {run_dir}", err=True)
         with store, StepBar(unit="eval") as bar:
             try:
                 done = store.evaluations(run_id)
-                progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), max((e.fitness for e in done), default=0.0))
+                best = max((e.fitness for e in done), default=0.0)
+                progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), best)
                 runs.run_evolution(store, run_id, spec, executor, progress)
             except KeyboardInterrupt:
                 raise _interrupted(store, run_id, run_dir) from None
@@ -143,7 +145,8 @@ def eliminate_command(run_dir, preset, steps, executor):
             bar.close()
             for rank, finalist in enumerate(finalists, 1):
                 genome = store.genome(finalist.key)
-                click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  key {finalist.key}")
+                click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  "
+                           f"key {finalist.key}")
                 click.echo(f"   {genome['expression']}")
             tau, count = runs.elimination_tau(store, run_id, preset)
             click.echo(f"Kendall tau, search fitness vs the large model's (large-1), over {count} losses: {tau:.3f}")

@@ -145,8 +145,7 @@ class _Run:
         mean, std = dataset.train.channel_stats()
         self.mean, self.std = mean.to(device)[None, :, None, None], std.to(device)[None, :, None, None]
         options = {"weights": config.weights} if config.weights else {}
-        model = (models.build(config.model, dataset.num_classes, **options) if len(criteria) == 1
-                 else models.build_packed(config.model, dataset.num_classes, len(criteria), **options))
+        model = models.build_packed(config.model, dataset.num_classes, len(criteria), **options)
         self.members = [_Member(criterion) for criterion in criteria]
         self.slots = list(range(len(criteria)))  # each active member's position in `criteria`
         self.results: dict[int, Evaluation] = {}
@@ -316,8 +315,8 @@ def evaluate(loss: Loss | Genome | str, preset: str | TrainPreset = "demo", augm
     return evaluate_pack([loss], preset, augment, seed, **options)[0]
 
 
-def evaluate_pack(losses: Sequence[Loss | Genome | str | nn.Module], preset: str | TrainPreset = "demo", augment: str = "base",
-                  seed: int = 0, *, data_root: str | None = None, download: bool = False,
+def evaluate_pack(losses: Sequence[Loss | Genome | str | nn.Module], preset: str | TrainPreset = "demo",
+                  augment: str = "base", seed: int = 0, *, data_root: str | None = None, download: bool = False,
                   device: str | torch.device | None = None, augment_params: dict | None = None,
                   progress: Progress | None = None, **overrides) -> list[Evaluation]:
     """Train several losses at once as one packed model (one shared batch per step) and return
@@ -326,12 +325,12 @@ def evaluate_pack(losses: Sequence[Loss | Genome | str | nn.Module], preset: str
     that diverges or fails leaves the pack without touching the others.
     Overrides: fields of the preset (steps=..., peak_lr=...).
     """
+    if not losses:
+        raise ConfigError("evaluate_pack needs at least one loss")
     config = presets.with_overrides(presets.get(preset) if isinstance(preset, str) else preset, **overrides)
     device = torch.device(device) if device is not None else default_device()
     dataset = data.load(config.dataset, None if data_root is None else str(data_root), download, config.validation)
     technique = augment_module.build(augment, dataset.num_classes, **(augment_params or {}))
-    if not losses:
-        raise ConfigError("evaluate_pack needs at least one loss")
     criteria = [criterion_for(loss) for loss in losses]
     return _train(criteria, config, technique, dataset, seed, device, progress)
 

@@ -36,12 +36,14 @@ def build(name: str, num_classes: int, **options) -> nn.Module:
 
 
 def build_packed(name: str, num_classes: int, members: int, **options) -> nn.Module:
-    """`members` copies of the model `name` (all from the same initial weights) as one packed model."""
+    """`members` copies of the model `name` (all from the same initial weights) as one packed
+    model; one member is the plain model."""
+    if members == 1:
+        return build(name, num_classes, **options)
     if name not in PACKABLE:
         raise ConfigError(f"model {name} cannot be packed (packable: {', '.join(PACKABLE)}); "
                           f"use --executor local or ray")
-    model = build(name, num_classes, **options)
-    return model if members == 1 else packing.pack(model, members)
+    return packing.pack(build(name, num_classes, **options), members)
 
 
 def parameter_count(model: nn.Module) -> int:
