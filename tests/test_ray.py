@@ -98,7 +98,8 @@ def test_gpus_asked_of_a_cluster_without_gpus_is_one_line_before_any_run(cluster
     result = CliRunner().invoke(main, ["evolve", "--run-dir", str(tmp_path / "run"), "--executor", "ray",
                                        "--gpus-per-eval", "0.5"])
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == ["error: --gpus-per-eval 0.5: the Ray cluster has no GPUs"]
+    ours = [line for line in result.output.splitlines() if "(raylet)" not in line]  # Ray's own, late, log lines
+    assert ours == ["error: --gpus-per-eval 0.5: the Ray cluster has no GPUs"]
     assert not (tmp_path / "run").exists()
 
 
