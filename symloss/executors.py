@@ -20,7 +20,7 @@ import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import ConfigError, ExecutorError
@@ -144,7 +144,7 @@ class Pack:
     """Jobs of one setting, trained together by `fn.pack(jobs)` (or one by one if fn has none)."""
 
     fn: Callable
-    jobs: list = field(default_factory=list)
+    jobs: list
 
 
 def run_pack(pack: Pack) -> list:
