@@ -5,19 +5,23 @@ the search driver with each executor configuration; the first configuration is t
 sequential baseline (local, one at a time). Each configuration first runs a short warm-up
 (2 steps per loss) so worker start-up and data loading are not timed.
 
-Reported per configuration: wall seconds, evaluations per hour, the ratio to sequential,
-and the largest fitness difference from the sequential run of the same losses (packing
-changes float rounding, not the algorithm).
+A configuration is 'kind:concurrency[/pack size][@precision]': packed:4/2@bf16 runs two
+packs of two in flight under bf16 autocast. Reported per configuration: wall seconds,
+evaluations per hour, the ratio to the first configuration (sequential), the ratio to the
+sequential run of the same precision, and the largest fitness difference from that run
+(packing changes float rounding, not the algorithm).
 
 Defaults: the demo preset on the CPU; paper-surrogate (shortened with --steps) on CUDA.
-Prints one JSON object. Run from the repository root:
+Prints one JSON object (and each configuration's row to stderr as it finishes). Run:
 
     python benchmarks/throughput.py [--losses 8] [--configs local:1,local:2,packed:2,packed:4]
+    python benchmarks/throughput.py --data-root DIR [--dataset imagefolder]   # on CUDA
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -28,22 +32,29 @@ from symloss.search.driver import Pending, drive
 from symloss.search.jobs import Job, train_job
 from symloss.search.random_search import plan
 
-CPU_CONFIGS = "local:1,local:2,packed:2,packed:4,packed:4/2,ray:2"
+CPU_CONFIGS = "local:1,local:2,packed:2,packed:4,packed:4/2,ray:2,local:1@bf16,packed:4@bf16,packed:4/2@bf16"
 CUDA_CONFIGS = "local:1,local:4,packed:4,packed:8,packed:16,packed:16/4"
 
 
-def spec_of(text: str) -> ExecutorSpec:
-    """'kind:concurrency[/pack_size]' -> ExecutorSpec (packed:4/2: two packs of two in flight)."""
-    kind, _, rest = text.partition(":")
+def parse_config(text: str) -> tuple[ExecutorSpec, str]:
+    """'kind:concurrency[/pack_size][@precision]' -> (ExecutorSpec, precision)."""
+    executor, _, precision = text.partition("@")
+    kind, _, rest = executor.partition(":")
     concurrency, _, pack = rest.partition("/")
-    return ExecutorSpec(kind, int(concurrency or 1), int(pack) if pack else None)
+    return ExecutorSpec(kind, int(concurrency or 1), int(pack) if pack else None), precision or "auto"
 
 
-def run_all(spec: ExecutorSpec, jobs: list[Job]) -> tuple[list, float]:
-    """Every job through the search driver with this executor: (evaluations in job order, wall s)."""
+def jobs_for(genomes: list[dict], args, precision: str, steps: int | None) -> list[Job]:
+    chosen = {"steps": steps, "precision": None if precision == "auto" else precision, "dataset": args.dataset}
+    overrides = tuple(sorted((name, value) for name, value in chosen.items() if value))
+    return [Job(genome, args.technique, args.preset, args.seed, args.data_root, overrides) for genome in genomes]
+
+
+def run_all(spec: ExecutorSpec, jobs: list[Job], warm_up: list[Job]) -> tuple[list, float]:
+    """Every job through the search driver with this executor, after the warm-up jobs:
+    (evaluations in job order, wall s)."""
     executor = spec.make()
     try:
-        warm_up = [Job(j.genome, j.technique, j.preset, j.seed, j.data_root, (("steps", 2),)) for j in jobs]
         _drive(executor, warm_up)
         started = time.perf_counter()
         results = _drive(executor, jobs)
@@ -73,25 +84,32 @@ def main() -> None:
     parser.add_argument("--technique", default="base")
     parser.add_argument("--steps", type=int, default=2_000 if cuda else None)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--dataset", default=None, help="Replace the preset's data set (imagefolder: see "
+                                                         "synthetic_images.py).")
     parser.add_argument("--configs", default=CUDA_CONFIGS if cuda else CPU_CONFIGS)
     args = parser.parse_args()
-    overrides = (("steps", args.steps),) if args.steps else ()
-    jobs = [Job(c.genome.to_dict(), args.technique, args.preset, args.seed, args.data_root, overrides)
-            for c in plan(args.seed, args.losses)]
-    rows, baseline = [], None
+    genomes = [c.genome.to_dict() for c in plan(args.seed, args.losses)]
+    rows, first, sequential = [], None, {}
     for text in args.configs.split(","):
-        spec = spec_of(text)
-        results, wall = run_all(spec, jobs)
-        baseline = baseline or (results, wall)
+        spec, precision = parse_config(text)
+        results, wall = run_all(spec, jobs_for(genomes, args, precision, args.steps),
+                                jobs_for(genomes, args, precision, 2))
+        first = first or wall
+        if spec.kind == "local" and spec.concurrency == 1:
+            sequential.setdefault(precision, (results, wall))
+        same_results, same_wall = sequential.get(precision, (None, None))
         rows.append({"executor": text, "wall_s": round(wall, 2),
-                     "evaluations_per_hour": round(len(jobs) * 3600 / wall),
-                     "ratio_to_sequential": round(baseline[1] / wall, 3),
-                     "max_fitness_difference": round(max(abs(a.fitness - b.fitness)
-                                                         for a, b in zip(results, baseline[0])), 4),
-                     "statuses_equal": [a.status for a in results] == [b.status for b in baseline[0]]})
+                     "evaluations_per_hour": round(len(genomes) * 3600 / wall),
+                     "ratio_to_sequential": round(first / wall, 3),
+                     "ratio_to_sequential_same_precision": same_wall and round(same_wall / wall, 3),
+                     "max_fitness_difference": same_results and round(
+                         max(abs(a.fitness - b.fitness) for a, b in zip(results, same_results)), 4),
+                     "statuses_equal": same_results and [a.status for a in results] == [b.status for b in same_results]})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # as it comes: a killed run keeps its rows
     print(json.dumps({"benchmark": "throughput", "machine": machine(cuda), "preset": args.preset,
-                      "technique": args.technique, "steps": args.steps, "losses": len(jobs),
-                      "sequential_fitness": [round(e.fitness, 4) for e in baseline[0]], "configs": rows}, indent=1))
+                      "technique": args.technique, "steps": args.steps, "dataset": args.dataset, "losses": len(genomes),
+                      "sequential_fitness": {p: [round(e.fitness, 4) for e in r] for p, (r, _) in sequential.items()},
+                      "configs": rows}, indent=1))
 
 
 if __name__ == "__main__":

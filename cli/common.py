@@ -12,6 +12,7 @@ from tqdm import tqdm
 from symloss import Genome, GenomeError, Loss, zoo
 from symloss.executors import KINDS, ExecutorSpec
 from symloss.loss import SAVE_FORMAT
+from symloss.presets import PRECISIONS
 from symloss.search import runs
 from symloss.store import Store, StoreError
 
@@ -51,6 +52,19 @@ def executor_options(command):
     for option in reversed(options):
         wrapped = option(wrapped)
     return wrapped
+
+
+def training_options(steps_help: str):
+    """--steps and --precision -> an `overrides` argument: the training preset's fields to replace."""
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapped(steps, precision, **kwargs):
+            chosen = {"steps": steps, "precision": precision}
+            return command(overrides={name: value for name, value in chosen.items() if value}, **kwargs)
+        wrapped = click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+                               help="bf16 autocast or not (default auto: bf16 on CUDA, float32 on the CPU).")(wrapped)
+        return click.option("--steps", type=click.IntRange(min=1), default=None, help=steps_help)(wrapped)
+    return decorate
 
 
 RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>[1-9]\d*)?$")

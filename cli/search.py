@@ -13,7 +13,7 @@ from symloss.presets import SEARCH_PRESETS
 from symloss.search import runs
 from symloss.search.elimination import ELIMINATION_PRESETS
 
-from .common import StepBar, executor_options
+from .common import StepBar, executor_options, training_options
 
 
 def _interrupted(store, run_id, run_dir) -> click.exceptions.Exit:
@@ -54,7 +54,7 @@ def _rows(store, evaluations):
 
 
 RUN_OPTIONS = ("run_dir", "preset", "augment", "seed", "initial", "population", "tournament", "iterations",
-               "data_root", "steps")
+               "data_root", "steps", "precision")
 
 
 def _refuse_run_options_with_resume() -> None:
@@ -79,10 +79,10 @@ def _refuse_run_options_with_resume() -> None:
 @click.option("--tournament", type=click.IntRange(min=1), default=None, help="Tournament size.")
 @click.option("--iterations", type=click.IntRange(min=0), default=None, help="Children bred and evaluated.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the training preset's steps.")
+@training_options("Override the training preset's steps.")
 @executor_options
 def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, population, tournament, iterations,
-                   data_root, steps, executor):
+                   data_root, overrides, executor):
     """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
     if resume_dir:
         _refuse_run_options_with_resume()
@@ -93,7 +93,7 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
         else:
             root = str(Path(data_root).resolve()) if data_root else None
             spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations, root,
-                                   {"steps": steps} if steps else {})
+                                   overrides)
             run_dir = run_dir or str(runs.default_run_dir(spec))
             store, run_id = runs.start(run_dir, spec)
         click.echo(f"run directory: {run_dir}", err=True)
@@ -130,16 +130,16 @@ def top_command(run_dir, count, show_all, as_json):
 @click.command("eliminate")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(ELIMINATION_PRESETS)))
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Shorten every stage's training (a quick look).")
+@training_options("Shorten every stage's training (a quick look).")
 @executor_options
-def eliminate_command(run_dir, preset, steps, executor):
+def eliminate_command(run_dir, preset, overrides, executor):
     """Carry the run's best losses through the elimination protocol's stages (resumable)."""
     with executors.running(executor) as executor:  # bad executor options fail before a stage exists
         store, run_id, spec = runs.reopen(run_dir)
         with store, StepBar(unit="eval") as bar:
             try:
                 finalists = runs.run_elimination(store, run_id, spec, preset, executor,
-                                                 _best_tracker(bar, runs.elimination_size(preset)), steps=steps)
+                                                 _best_tracker(bar, runs.elimination_size(preset)), overrides=overrides)
             except KeyboardInterrupt:
                 raise _interrupted(store, run_id, run_dir) from None
             bar.close()

@@ -14,7 +14,7 @@ from symloss.search import runs
 from symloss.store import Store
 from symloss.study import run_study, stored_study, summarise
 
-from .common import ExpressionCommand, StepBar, executor_options, resolve_loss
+from .common import ExpressionCommand, StepBar, executor_options, resolve_loss, training_options
 
 
 def _techniques(text: str) -> list[str]:
@@ -32,11 +32,11 @@ def _techniques(text: str) -> list[str]:
 @click.option("--top-k", default=50, show_default=True, type=click.IntRange(min=2), help="The best-k set of each pair.")
 @click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(PRESETS)))
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the preset's training steps.")
+@training_options("Override the preset's training steps.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Techniques, losses, accuracies and tau as JSON.")
 @executor_options
-def correlate_command(run_dir, count, techniques, top_k, preset, seed, steps, data_root, as_json, executor):
+def correlate_command(run_dir, count, techniques, top_k, preset, seed, overrides, data_root, as_json, executor):
     """Kendall's tau between augmentation techniques over N random losses (Table 3)."""
     chosen = _techniques(techniques)
     with (executors.running(executor) as executor, Store(run_dir, create=True) as store,
@@ -49,7 +49,7 @@ def correlate_command(run_dir, count, techniques, top_k, preset, seed, steps, da
 
         try:
             study = run_study(store, count, chosen, preset, seed, top_k, executor,
-                              {"steps": steps} if steps else None, data_root, progress)
+                              overrides or None, data_root, progress)
         except KeyboardInterrupt:
             click.echo("interrupted: the same command resumes the study", err=True)
             raise click.exceptions.Exit(130) from None

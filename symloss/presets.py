@@ -5,6 +5,8 @@ from dataclasses import dataclass, fields, replace
 
 from .errors import ConfigError
 
+PRECISIONS = ("auto", "bf16", "fp32")  # auto: bf16 autocast on CUDA, float32 on the CPU
+
 
 @dataclass(frozen=True)
 class TrainPreset:
@@ -26,6 +28,15 @@ class TrainPreset:
     early_stop_accuracy: float = 0.0  # ... of the steps since the last validation is below this
     weights: str | None = None  # a local weights file for pretrained models
     compile: bool = False  # torch.compile the model on CUDA
+    precision: str = "auto"  # one of PRECISIONS: bf16 autocast for the model's forward pass or not
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r} (known: {', '.join(PRECISIONS)})")
+
+    def autocast(self, device: str) -> bool:
+        """Whether training on this device type runs the model under bf16 autocast."""
+        return self.precision == "bf16" or (self.precision == "auto" and device == "cuda")
 
 
 PRESETS: dict[str, TrainPreset] = {p.name: p for p in (

@@ -2,8 +2,8 @@
 
 The data live on the training device as uint8; each step draws a batch, augments it on
 the device (per-image randomness from one seeded generator), and takes one optimiser
-step under a one-cycle schedule. Channels-last everywhere; on CUDA also bf16 autocast and
-optional torch.compile. A loss that produces a non-finite value or gradient ends its run
+step under a one-cycle schedule. Channels-last everywhere; bf16 autocast on CUDA (and on the
+CPU with precision="bf16"); optional torch.compile on CUDA. A loss that produces a non-finite value or gradient ends its run
 with status `diverged` and fitness 0; nothing a bad loss does raises out of `evaluate`.
 `evaluate_pack` trains several losses at once as one packed model (models.packing).
 """
@@ -138,6 +138,7 @@ class _Run:
         self.config, self.technique = config, technique
         self.device, self.progress = device, progress
         self.cuda = device.type == "cuda"
+        self.autocast = config.autocast(device.type)
         torch.manual_seed(seed)
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.train_set = dataset.train.to(device)
@@ -182,7 +183,7 @@ class _Run:
 
     def _logits(self, images: torch.Tensor) -> torch.Tensor:
         """(batch, members, classes): each active member's logits for the batch."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cuda):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.forward(self._prepare(images)).float()
         return packing.member_logits(logits, len(self.members))
 

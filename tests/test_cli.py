@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from symloss import Genome, Loss, zoo
+from symloss import Genome, Loss, train, zoo
 from symloss_cli.main import main
 
 
@@ -78,11 +78,14 @@ def test_installed_console_script_reports_errors_without_traceback():
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
-def test_train_prints_the_evaluation():
-    result = run("train", "ce", "--preset", "demo", "--steps", "30", "--json")
+@pytest.mark.parametrize("precision", ["auto", "bf16"])
+def test_train_prints_the_evaluation(precision):
+    result = run("train", "ce", "--preset", "demo", "--steps", "30", "--precision", precision, "--json")
     assert result.exit_code == 0
     evaluation = json.loads(result.stdout)
     assert evaluation["status"] == "ok" and evaluation["steps"] == 30 and 0 < evaluation["fitness"] <= 1
+    same = train.evaluate("ce", "demo", "base", seed=0, steps=30, precision=precision)
+    assert evaluation["history"] == same.history
 
 
 @pytest.mark.parametrize("args, culprit", [
@@ -90,6 +93,7 @@ def test_train_prints_the_evaluation():
     (["train", "ce", "--preset", "paper-surrogate"], "data root"),
     (["train", "ce", "--preset", "paper-surrogate", "--data-root", "/nonexistent/data"], "--download"),
     (["train", "log((", "--preset", "demo"], "cannot parse"),
+    (["train", "ce", "--precision", "fp16"], "fp16"),
 ])
 def test_train_errors_are_one_line_and_exit_2(args, culprit):
     result = run(*args)

@@ -76,10 +76,11 @@ def test_evolve_refuses_to_overwrite_a_run(straight_run):
 def test_resume_refuses_options_that_would_change_the_run(straight_run):
     run_dir, _ = straight_run
     before = evaluations(run_dir, False)
-    result = run("evolve", "--resume", str(run_dir), "--steps", "5", "--augment", "mixup")
+    result = run("evolve", "--resume", str(run_dir), "--steps", "5", "--augment", "mixup", "--precision", "bf16")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "error: --resume continues the run as configured; --augment, --steps cannot change it (start a new run instead)"]
+        "error: --resume continues the run as configured; --augment, --steps, --precision cannot change it "
+        "(start a new run instead)"]
     assert evaluations(run_dir, False) == before
 
 

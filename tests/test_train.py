@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from symloss import ConfigError, Loss, train, zoo
+from symloss import ConfigError, Loss, presets, train, zoo
 
 
 def test_demo_cross_entropy_reaches_90_percent():
@@ -71,10 +71,36 @@ def test_sgd_with_nesterov_momentum():
     (dict(augment="autoaugment"), "autoaugment"),
     (dict(learning_rate=1.0), "learning_rate"),
     (dict(optimizer="rmsprop"), "rmsprop"),
+    (dict(precision="fp16"), "fp16"),
 ])
 def test_configuration_errors_raise(call, culprit):
     with pytest.raises(ConfigError, match=culprit):
         train.evaluate("ce", **{"preset": "demo", "augment": "base", **call})
+
+
+@pytest.mark.parametrize("precision, on_cpu, on_cuda", [("auto", False, True), ("bf16", True, True),
+                                                       ("fp32", False, False)])
+def test_precision_chooses_bf16_autocast_per_device(precision, on_cpu, on_cuda):
+    config = presets.with_overrides(presets.get("demo"), precision=precision)
+    assert (config.autocast("cpu"), config.autocast("cuda")) == (on_cpu, on_cuda)
+
+
+def test_bf16_on_the_cpu_trains_the_model_in_bf16_and_the_loss_in_float32(monkeypatch):
+    autocast_in_loss = []
+    real = train.criterion_for
+
+    def criterion_for(loss):
+        ce = real(loss)
+        return lambda logits, y: autocast_in_loss.append(torch.is_autocast_enabled("cpu")) or ce(logits, y)
+
+    monkeypatch.setattr(train, "criterion_for", criterion_for)
+    result = train.evaluate("ce", "demo", "base", seed=0, steps=100, precision="bf16", device="cpu")
+    assert result.status == "ok" and result.fitness > 0.6
+    assert autocast_in_loss and not any(autocast_in_loss)
+
+    def short(precision):
+        return train.evaluate("ce", "demo", "base", seed=0, steps=2, device="cpu", precision=precision).history
+    assert short("auto") == short("fp32") != short("bf16")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

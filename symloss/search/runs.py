@@ -134,9 +134,9 @@ def top(store: Store, run_id: int | None, count: int | None = 5) -> list[Evaluat
 def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
                     executor: executors.ExecutorLike = 1,
                     progress: Callable[[dict], None] | None = None, fn=train_job,
-                    steps: int | None = None) -> list[Ranked]:
+                    overrides: dict | None = None) -> list[Ranked]:
     """The elimination protocol over the run's searched losses, as stages of this store
-    (`steps` shortens every stage's training: for quick looks, not for results)."""
+    (`overrides` change every stage's training preset: {"steps": 50} for a quick look)."""
     if preset not in ELIMINATION_PRESETS:
         raise ConfigError(f"unknown elimination preset {preset!r} (known: {', '.join(ELIMINATION_PRESETS)})")
     stages = ELIMINATION_PRESETS[preset]
@@ -146,7 +146,7 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
     source = top(store, run_id, count=None)
 
     def make_job(candidate: Candidate, technique: str, stage: Stage) -> Job:
-        return spec.job(candidate, technique, stage.preset, stage.seed_offset, {"steps": steps} if steps else None)
+        return spec.job(candidate, technique, stage.preset, stage.seed_offset, overrides)
 
     with executors.running(executor) as executor:
         finalists = eliminate(store, elimination_id, source, stages, spec.technique, make_job, executor, fn, progress)
