@@ -5,11 +5,12 @@ the search driver with each executor configuration; the first configuration is t
 sequential baseline (local, one at a time). Each configuration first runs a short warm-up
 (2 steps per loss) so worker start-up and data loading are not timed.
 
-A configuration is 'kind:concurrency[/pack size][@precision]': packed:4/2@bf16 runs two
+A configuration is 'kind:concurrency[/pack size][@option+option]', options bf16, fp32
+(the training's precision) and compile (torch.compile, CUDA only): packed:4/2@bf16 runs two
 packs of two in flight under bf16 autocast. Reported per configuration: wall seconds,
 evaluations per hour, the ratio to the first configuration (sequential), the ratio to the
-sequential run of the same precision, and the largest fitness difference from that run
-(packing changes float rounding, not the algorithm).
+sequential run with the same options (local:1@same), and the largest fitness difference from
+that run (packing changes float rounding, not the algorithm).
 
 Defaults: the demo preset on the CPU; paper-surrogate (shortened with --steps) on CUDA.
 Prints one JSON object (and each configuration's row to stderr as it finishes). Run:
@@ -33,19 +34,26 @@ from symloss.search.jobs import Job, train_job
 from symloss.search.random_search import plan
 
 CPU_CONFIGS = "local:1,local:2,packed:2,packed:4,packed:4/2,ray:2,local:1@bf16,packed:4@bf16,packed:4/2@bf16"
-CUDA_CONFIGS = "local:1,local:4,packed:4,packed:8,packed:16,packed:16/4"
+CUDA_CONFIGS = "local:1,packed:4,packed:8,packed:16,packed:16/4,local:4,packed:8@compile"
 
 
-def parse_config(text: str) -> tuple[ExecutorSpec, str]:
-    """'kind:concurrency[/pack_size][@precision]' -> (ExecutorSpec, precision)."""
-    executor, _, precision = text.partition("@")
+OPTIONS = {"bf16": ("precision", "bf16"), "fp32": ("precision", "fp32"), "compile": ("compile", True)}
+
+
+def parse_config(text: str) -> tuple[ExecutorSpec, tuple]:
+    """'kind:concurrency[/pack_size][@option+option]' -> (ExecutorSpec, training overrides)."""
+    executor, _, extras = text.partition("@")
     kind, _, rest = executor.partition(":")
     concurrency, _, pack = rest.partition("/")
-    return ExecutorSpec(kind, int(concurrency or 1), int(pack) if pack else None), precision or "auto"
+    unknown = [name for name in extras.split("+") if name and name not in OPTIONS]
+    if unknown:
+        raise SystemExit(f"unknown option(s) {', '.join(unknown)} in {text!r} (known: {', '.join(OPTIONS)})")
+    options = tuple(sorted(OPTIONS[name] for name in extras.split("+") if name))
+    return ExecutorSpec(kind, int(concurrency or 1), int(pack) if pack else None), options
 
 
-def jobs_for(genomes: list[dict], args, precision: str, steps: int | None) -> list[Job]:
-    chosen = {"steps": steps, "precision": None if precision == "auto" else precision, "dataset": args.dataset}
+def jobs_for(genomes: list[dict], args, options: tuple, steps: int | None) -> list[Job]:
+    chosen = {"steps": steps, "dataset": args.dataset, **dict(options)}
     overrides = tuple(sorted((name, value) for name, value in chosen.items() if value))
     return [Job(genome, args.technique, args.preset, args.seed, args.data_root, overrides) for genome in genomes]
 
@@ -91,24 +99,24 @@ def main() -> None:
     genomes = [c.genome.to_dict() for c in plan(args.seed, args.losses)]
     rows, first, sequential = [], None, {}
     for text in args.configs.split(","):
-        spec, precision = parse_config(text)
-        results, wall = run_all(spec, jobs_for(genomes, args, precision, args.steps),
-                                jobs_for(genomes, args, precision, 2))
+        spec, options = parse_config(text)
+        results, wall = run_all(spec, jobs_for(genomes, args, options, args.steps),
+                                jobs_for(genomes, args, options, 2))
         first = first or wall
         if spec.kind == "local" and spec.concurrency == 1:
-            sequential.setdefault(precision, (results, wall))
-        same_results, same_wall = sequential.get(precision, (None, None))
+            sequential.setdefault(options, (text, results, wall))
+        _, same_results, same_wall = sequential.get(options, (None, None, None))
         rows.append({"executor": text, "wall_s": round(wall, 2),
                      "evaluations_per_hour": round(len(genomes) * 3600 / wall),
                      "ratio_to_sequential": round(first / wall, 3),
-                     "ratio_to_sequential_same_precision": same_wall and round(same_wall / wall, 3),
+                     "ratio_to_sequential_same_options": same_wall and round(same_wall / wall, 3),
                      "max_fitness_difference": same_results and round(
                          max(abs(a.fitness - b.fitness) for a, b in zip(results, same_results)), 4),
                      "statuses_equal": same_results and [a.status for a in results] == [b.status for b in same_results]})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # as it comes: a killed run keeps its rows
     print(json.dumps({"benchmark": "throughput", "machine": machine(cuda), "preset": args.preset,
                       "technique": args.technique, "steps": args.steps, "dataset": args.dataset, "losses": len(genomes),
-                      "sequential_fitness": {p: [round(e.fitness, 4) for e in r] for p, (r, _) in sequential.items()},
+                      "sequential_fitness": {name: [round(e.fitness, 4) for e in r] for name, r, _ in sequential.values()},
                       "configs": rows}, indent=1))
 
 
