@@ -34,7 +34,7 @@ from symloss.search.jobs import Job, train_job
 from symloss.search.random_search import plan
 
 CPU_CONFIGS = "local:1,local:2,packed:2,packed:4,packed:4/2,ray:2,local:1@bf16,packed:4@bf16,packed:4/2@bf16"
-CUDA_CONFIGS = "local:1,packed:4,packed:8,packed:16,packed:16/4,local:4,packed:8@compile"
+CUDA_CONFIGS = "local:1,packed:4,packed:8,packed:16,packed:8@compile,packed:16/4,local:4"
 
 
 OPTIONS = {"bf16": ("precision", "bf16"), "fp32": ("precision", "fp32"), "compile": ("compile", True)}

@@ -1,6 +1,6 @@
 """symloss: search, study and reuse symbolic loss functions for image classifiers."""
 from . import ops, zoo
-from .errors import ConfigError, DataError, ExecutorError, ExpressionError, GenomeError, SymlossError
+from .errors import ConfigError, DataError, DeviceError, ExecutorError, ExpressionError, GenomeError, SymlossError
 from .genome import Genome
 from .loss import Loss, LossModule
 from .phenotype import Verdict
@@ -18,5 +18,5 @@ def __getattr__(name: str):
 
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'symloss' has no attribute {name!r}")
-__all__ = ["ConfigError", "DataError", "ExecutorError", "ExpressionError", "Genome", "GenomeError", "Loss", "LossModule",
+__all__ = ["ConfigError", "DataError", "DeviceError", "ExecutorError", "ExpressionError", "Genome", "GenomeError", "Loss", "LossModule",
            "SymlossError", "Verdict", "ops", "zoo", "__version__"]

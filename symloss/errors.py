@@ -23,3 +23,7 @@ class ConfigError(SymlossError, ValueError):
 
 class ExecutorError(SymlossError, RuntimeError):
     """Evaluations cannot run: a broken worker pool, a Ray cluster that cannot be reached or lost a task."""
+
+
+class DeviceError(SymlossError, RuntimeError):
+    """The training device failed (out of memory, a CUDA error): no loss is to blame, the run stops."""

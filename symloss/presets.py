@@ -27,8 +27,8 @@ class TrainPreset:
     early_stop_step: int | None = None  # at this step, stop if the training accuracy ...
     early_stop_accuracy: float = 0.0  # ... of the steps since the last validation is below this
     weights: str | None = None  # a local weights file for pretrained models
-    compile: bool = False  # torch.compile the model on CUDA
-    precision: str = "auto"  # one of PRECISIONS: bf16 autocast for the model's forward pass or not
+    compile: bool = False  # torch.compile the training forward pass on CUDA (once per pack size)
+    precision: str = "auto"  # one of PRECISIONS (fp32 on CUDA: cuDNN may still use TF32, torch's default)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

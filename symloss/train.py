@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
@@ -20,7 +21,7 @@ from torch import nn
 
 from . import augment as augment_module
 from . import data, models, presets, zoo
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, DeviceError
 from .genome import Genome
 from .loss import Loss
 from .models import packing
@@ -96,7 +97,20 @@ def _optimizer(model: nn.Module, config: TrainPreset) -> torch.optim.Optimizer:
     raise ConfigError(f"unknown optimizer {config.optimizer!r} (adam or sgd)")
 
 
-LOSS_ERRORS = (RuntimeError, ArithmeticError, ValueError)  # what a loss's own torch code raises
+LOSS_ERRORS = (RuntimeError, ArithmeticError, ValueError)  # what a loss's own torch code raises ...
+DEVICE_ERRORS = (torch.OutOfMemoryError,) + tuple(  # ... except the device's, whoever's code raised them
+    error for error in (getattr(torch, "AcceleratorError", None),) if error is not None)
+NOT_THE_LOSS = DEVICE_ERRORS + (DataError,)
+
+
+@contextmanager
+def _device_failures():
+    """A failing device (out of memory, a CUDA error) stops the caller with a DeviceError."""
+    try:
+        yield
+    except DEVICE_ERRORS as error:
+        raise DeviceError(f"the training device failed ({type(error).__name__}: {str(error)[:300]}); "
+                          f"no loss is to blame: free the device or use smaller packs, then resume") from error
 
 
 def _apply(criterion: Criterion, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | Exception:
@@ -104,6 +118,8 @@ def _apply(criterion: Criterion, logits: torch.Tensor, targets: torch.Tensor) ->
     try:
         return criterion(logits, targets)
     except LOSS_ERRORS as error:
+        if isinstance(error, NOT_THE_LOSS):
+            raise
         return error
 
 
@@ -181,10 +197,10 @@ class _Run:
         images = packing.widen_input((images - self.mean) / self.std, len(self.members))
         return images.contiguous(memory_format=torch.channels_last)
 
-    def _logits(self, images: torch.Tensor) -> torch.Tensor:
+    def _logits(self, images: torch.Tensor, model: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """(batch, members, classes): each active member's logits for the batch."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits = self.forward(self._prepare(images)).float()
+            logits = model(self._prepare(images)).float()
         return packing.member_logits(logits, len(self.members))
 
     @torch.no_grad()
@@ -197,7 +213,7 @@ class _Run:
         for start in range(0, len(self.val_set), EVAL_BATCH):
             images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
             labels = self.val_set.labels[start:start + EVAL_BATCH]
-            logits = self._logits(images)
+            logits = self._logits(images, self.model)  # not compiled: validation is too rare to pay for it
             targets = F.one_hot(labels, logits.shape[2]).float()
             hits = (logits.argmax(dim=2) == labels[:, None]).sum(dim=0).tolist()
             for position, member in enumerate(self.members):
@@ -223,9 +239,11 @@ class _Run:
         return torch.stack(values), failed
 
     def _member_gradient_norms(self) -> torch.Tensor:
+        """Each member's total gradient norm (its rows of every gradient; views, no copies)."""
         count = len(self.members)
-        gradients = [p.grad.reshape(count, -1) for p in self.model.parameters() if p.grad is not None]
-        return torch.stack([torch.nn.utils.get_total_norm([g[k] for g in gradients]) for k in range(count)])
+        squares = [torch.linalg.vector_norm(p.grad.unflatten(0, (count, -1)), dim=tuple(range(1, p.grad.dim() + 1))).square()
+                   for p in self.model.parameters() if p.grad is not None]
+        return torch.stack(squares).sum(dim=0).sqrt()
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -233,7 +251,7 @@ class _Run:
     def _step(self, images: torch.Tensor, targets: torch.Tensor, learning_rate: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        logits = self._logits(images)
+        logits = self._logits(images, self.forward)
         values, failed = self._losses(logits, targets)
         if len(failed) < len(self.members):
             self.optimizer.zero_grad(set_to_none=True)
@@ -333,20 +351,27 @@ def evaluate_pack(losses: Sequence[Loss | Genome | str | nn.Module], preset: str
     dataset = data.load(config.dataset, None if data_root is None else str(data_root), download, config.validation)
     technique = augment_module.build(augment, dataset.num_classes, **(augment_params or {}))
     criteria = [criterion_for(loss) for loss in losses]
-    return _train(criteria, config, technique, dataset, seed, device, progress)
+    with _device_failures():
+        return _train(criteria, config, technique, dataset, seed, device, progress)
 
 
 def _train(criteria: list[Criterion], config: TrainPreset, technique: augment_module.Augment,
            dataset: data.Dataset, seed: int, device: torch.device, progress: Progress | None) -> list[Evaluation]:
     run = _Run(criteria, config, technique, dataset, seed, device, progress)
     try:
-        results = run.train()
+        return _in_order(run.train(), len(criteria))
     except LOSS_ERRORS as error:  # raised by a loss's own code, in the shared backward pass
-        if isinstance(error, DataError):
+        if isinstance(error, NOT_THE_LOSS):
             raise
         if len(criteria) == 1:
             return [Evaluation.failed(error, run.elapsed())]
-        # no single member can be blamed: those still training start again alone
-        results = run.results | {slot: _train([criteria[slot]], config, technique, dataset, seed, device, None)[0]
-                                 for slot in run.slots if slot not in run.results}
-    return [results[slot] for slot in range(len(criteria))]
+        results, remaining = run.results, [slot for slot in run.slots if slot not in run.results]
+    del run  # its model and optimiser state leave the device before the members train again
+    # no single member can be blamed: those still training start again alone
+    for slot in remaining:
+        results[slot] = _train([criteria[slot]], config, technique, dataset, seed, device, None)[0]
+    return _in_order(results, len(criteria))
+
+
+def _in_order(results: dict[int, Evaluation], count: int) -> list[Evaluation]:
+    return [results[slot] for slot in range(count)]

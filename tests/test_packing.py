@@ -131,6 +131,16 @@ def test_a_diverging_member_leaves_the_others_unchanged(device, precision, rel):
             assert row["train_accuracy"] == pytest.approx(benign_row["train_accuracy"], abs=rel)
 
 
+@CUDA
+def test_a_compiled_pack_on_cuda_recompiles_when_a_member_leaves():
+    options = {"steps": 30, "eval_every": 30, "device": "cuda"}
+    compiled = train.evaluate_pack(["ce", DIVERGING, "focal"], "demo", "base", seed=0, compile=True, **options)
+    eager = train.evaluate_pack(["ce", DIVERGING, "focal"], "demo", "base", seed=0, **options)
+    assert [e.status for e in compiled] == [e.status for e in eager] == ["ok", "diverged", "ok"]
+    for one, other in zip(compiled, eager):
+        assert abs(one.fitness - other.fitness) <= 0.05
+
+
 def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
     """Divergence, a loss that raises and early stopping each end one member; the rest go on."""
     real = train.criterion_for

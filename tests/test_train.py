@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from symloss import ConfigError, Loss, presets, train, zoo
+from symloss import ConfigError, DeviceError, Loss, presets, train, zoo
 
 
 def test_demo_cross_entropy_reaches_90_percent():
@@ -76,6 +76,19 @@ def test_sgd_with_nesterov_momentum():
 def test_configuration_errors_raise(call, culprit):
     with pytest.raises(ConfigError, match=culprit):
         train.evaluate("ce", **{"preset": "demo", "augment": "base", **call})
+
+
+def test_a_failing_device_stops_the_training_instead_of_failing_a_loss(monkeypatch):
+    """Out of memory is no loss's fault: not a `failed` evaluation, not a retraining alone."""
+    real = train.criterion_for
+
+    def out_of_memory(logits, y):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train, "criterion_for", lambda loss: out_of_memory if loss == "oom" else real(loss))
+    for losses in (["oom"], ["ce", "oom"]):
+        with pytest.raises(DeviceError, match="OutOfMemoryError: CUDA out of memory"):
+            train.evaluate_pack(losses, "demo", "base", seed=0, steps=5)
 
 
 @pytest.mark.parametrize("precision, on_cpu, on_cuda", [("auto", False, True), ("bf16", True, True),
