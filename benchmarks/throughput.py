@@ -83,6 +83,20 @@ def _drive(executor, jobs: list[Job]) -> list:
     return [results[i] for i in range(len(jobs))]
 
 
+def row(text: str, results: list, wall: float, first_wall: float, same: tuple | None) -> dict:
+    """One configuration's figures; `same`: the sequential run with its options (text, results, wall)."""
+    figures = {"executor": text, "wall_s": round(wall, 2), "evaluations_per_hour": round(len(results) * 3600 / wall),
+               "ratio_to_sequential": round(first_wall / wall, 3), "ratio_to_sequential_same_options": None,
+               "max_fitness_difference": None, "statuses_equal": None}
+    if same is not None:
+        _, same_results, same_wall = same
+        figures.update(ratio_to_sequential_same_options=round(same_wall / wall, 3),
+                       max_fitness_difference=round(max(abs(a.fitness - b.fitness)
+                                                        for a, b in zip(results, same_results)), 4),
+                       statuses_equal=[a.status for a in results] == [b.status for b in same_results])
+    return figures
+
+
 def main() -> None:
     cuda = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -105,19 +119,13 @@ def main() -> None:
         first = first or wall
         if spec.kind == "local" and spec.concurrency == 1:
             sequential.setdefault(options, (text, results, wall))
-        _, same_results, same_wall = sequential.get(options, (None, None, None))
-        rows.append({"executor": text, "wall_s": round(wall, 2),
-                     "evaluations_per_hour": round(len(genomes) * 3600 / wall),
-                     "ratio_to_sequential": round(first / wall, 3),
-                     "ratio_to_sequential_same_options": same_wall and round(same_wall / wall, 3),
-                     "max_fitness_difference": same_results and round(
-                         max(abs(a.fitness - b.fitness) for a, b in zip(results, same_results)), 4),
-                     "statuses_equal": same_results and [a.status for a in results] == [b.status for b in same_results]})
+        rows.append(row(text, results, wall, first, sequential.get(options)))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # as it comes: a killed run keeps its rows
     print(json.dumps({"benchmark": "throughput", "machine": machine(cuda), "preset": args.preset,
-                      "technique": args.technique, "steps": args.steps, "dataset": args.dataset, "losses": len(genomes),
-                      "sequential_fitness": {name: [round(e.fitness, 4) for e in r] for name, r, _ in sequential.values()},
-                      "configs": rows}, indent=1))
+                      "technique": args.technique, "steps": args.steps, "dataset": args.dataset,
+                      "losses": len(genomes), "configs": rows,
+                      "sequential_fitness": {name: [round(e.fitness, 4) for e in evaluations]
+                                             for name, evaluations, _ in sequential.values()}}, indent=1))
 
 
 if __name__ == "__main__":

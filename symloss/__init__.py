@@ -18,5 +18,5 @@ def __getattr__(name: str):
 
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'symloss' has no attribute {name!r}")
-__all__ = ["ConfigError", "DataError", "DeviceError", "ExecutorError", "ExpressionError", "Genome", "GenomeError", "Loss", "LossModule",
-           "SymlossError", "Verdict", "ops", "zoo", "__version__"]
+__all__ = ["ConfigError", "DataError", "DeviceError", "ExecutorError", "ExpressionError", "Genome", "GenomeError",
+           "Loss", "LossModule", "SymlossError", "Verdict", "ops", "zoo", "__version__"]

@@ -3,8 +3,9 @@
 The data live on the training device as uint8; each step draws a batch, augments it on
 the device (per-image randomness from one seeded generator), and takes one optimiser
 step under a one-cycle schedule. Channels-last everywhere; bf16 autocast on CUDA (and on the
-CPU with precision="bf16"); optional torch.compile on CUDA. A loss that produces a non-finite value or gradient ends its run
-with status `diverged` and fitness 0; nothing a bad loss does raises out of `evaluate`.
+CPU with precision="bf16"); optional torch.compile on CUDA. A loss that produces a non-finite
+value or gradient ends its run with status `diverged` and fitness 0; nothing a bad loss does
+raises out of `evaluate` (a failing device raises DeviceError).
 `evaluate_pack` trains several losses at once as one packed model (models.packing).
 """
 from __future__ import annotations
@@ -241,8 +242,8 @@ class _Run:
     def _member_gradient_norms(self) -> torch.Tensor:
         """Each member's total gradient norm (its rows of every gradient; views, no copies)."""
         count = len(self.members)
-        squares = [torch.linalg.vector_norm(p.grad.unflatten(0, (count, -1)), dim=tuple(range(1, p.grad.dim() + 1))).square()
-                   for p in self.model.parameters() if p.grad is not None]
+        squares = [torch.linalg.vector_norm(g.unflatten(0, (count, -1)), dim=tuple(range(1, g.dim() + 1))).square()
+                   for g in (p.grad for p in self.model.parameters()) if g is not None]
         return torch.stack(squares).sum(dim=0).sqrt()
 
     def elapsed(self) -> float:
