@@ -69,9 +69,10 @@ def _regrouped_layer(layer: nn.Module, old: int, new: int) -> nn.Module:
 
 def regroup(model: nn.Module, keep: Sequence[int]) -> nn.Module:
     """A new packed model whose member j is member keep[j] of `model` (weights and statistics)."""
-    packed = copy.deepcopy(model)
-    with torch.device(next(model.parameters()).device):  # new layers where the old ones are
-        _regroup_children(packed, members_of(model), keep)
+    # the structure is copied; the tensors are not, since every layer holding them is replaced
+    originals = {id(tensor): tensor for tensor in (*model.parameters(), *model.buffers())}
+    packed = copy.deepcopy(model, memo=originals)
+    _regroup_children(packed, members_of(model), keep)
     packed.packed_members = len(keep)
     return packed
 
@@ -79,9 +80,10 @@ def regroup(model: nn.Module, keep: Sequence[int]) -> nn.Module:
 def _regroup_children(parent: nn.Module, old: int, keep: Sequence[int]) -> None:
     for name, child in parent.named_children():
         if isinstance(child, (nn.Conv2d, nn.BatchNorm2d, nn.Linear, PackedLinear)):
-            layer = _regrouped_layer(child, old, len(keep))
+            with torch.device("meta"):  # no initialisation: the selected rows are assigned
+                layer = _regrouped_layer(child, old, len(keep))
             state = {key: select_rows(value, old, keep) for key, value in child.state_dict().items()}
-            layer.load_state_dict(state)
+            layer.load_state_dict(state, assign=True)
             layer.train(child.training)
             setattr(parent, name, layer)
         elif isinstance(child, STATELESS):
