@@ -92,9 +92,12 @@ class Genome:
         return genome
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT,
-                "nodes": [{"id": n, "op": op, "args": list(args)} for n, (op, args) in self.nodes.items()],
-                "flip": self.flip}
+        """The exchange format; `flip` is left out when it is unknown (an invalid genome given without one)."""
+        document = {"format": FORMAT,
+                    "nodes": [{"id": n, "op": op, "args": list(args)} for n, (op, args) in self.nodes.items()]}
+        if self.flip is not None:
+            document["flip"] = self.flip
+        return document
 
     @classmethod
     def from_json(cls, text: str) -> "Genome":
@@ -135,11 +138,12 @@ class Genome:
         return self._order
 
     @property
-    def flip(self) -> bool:
-        """The sign given with the genome, or else the one the integrity check derives."""
+    def flip(self) -> bool | None:
+        """The sign given with the genome, or else the one the integrity check derives
+        (None for an invalid genome given without one)."""
         if self._flip is not None:
             return self._flip
-        return bool(self.check().flip)
+        return self.check().flip
 
     # ---- evaluation and validity -------------------------------------------------
     def evaluate(self, y: torch.Tensor, yhat: torch.Tensor, flip: bool | None = None) -> torch.Tensor:
