@@ -1,12 +1,13 @@
-"""SymPy -> torch: symloss's own small printer, driven by the operation table.
+"""SymPy -> torch: a SymPy code printer driven by the operation table, and compiled terms.
 
-The printer knows SymPy's arithmetic (Add, Mul, Pow, Max, Min, log, numbers, y, yhat and
-EPS), and the cos, cosh, sign and Heaviside functions that simplification and derivatives
-bring; every other function is printed with the torch form that `symloss.ops` gives it.
-Before printing, the protected primitives are written with an explicit EPS symbol
-(ln(u + EPS), 1/(u + EPS)) so that common subexpressions, u + EPS included, are computed
-once (sympy.cse); numeric subexpressions are folded to float literals, which torch applies
-in the inputs' dtype and on their device.
+Before printing, an expression takes its compiled form:
+- numeric subexpressions fold to float literals (torch applies them in the inputs' dtype);
+- the softplus op, PLog(1 + exp(u)), becomes `SoftplusEps(u)` = logaddexp(u, ln(1 + eps)),
+  finite wherever its value is;
+- PLog(u) and PInv(u) become log(Shifted(u)) and 1/Shifted(u), where Shifted(u) prints as
+  ``(u + EPS)``: u is computed first and eps added to it, in the spec's order, so float32
+  keeps its value near a singularity; sympy.cse shares Shifted(u) between a loss and its
+  derivative.
 """
 from __future__ import annotations
 
@@ -15,132 +16,133 @@ from string import Template
 
 import sympy as sp
 import torch
+from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.pycode import AbstractPythonCodePrinter
 
 from .errors import ExpressionError
-from .ops import TORCH_HEADS, TORCH_NAMESPACE, PInv, PLog
-
-EPS_SYMBOL = sp.Symbol("EPS", positive=True)
+from .ops import TORCH_HEADS, TORCH_NAMESPACE, PInv, PLog, SoftplusEps
 
 
-class TorchPrinter:
-    """Prints a SymPy expression in y and yhat as one torch expression."""
+class Shifted(sp.Function):
+    """u + eps, kept opaque so that SymPy never merges eps into the sum u may be."""
 
-    def doprint(self, expr: sp.Basic) -> str:
-        if expr.is_number:
-            return self._print_number(expr)
-        method = getattr(self, f"_print_{type(expr).__name__}", None)
-        if method is not None:
-            return method(expr)
-        template = TORCH_HEADS.get(type(expr))
-        if template is None:
-            raise ExpressionError(f"no torch form for {type(expr).__name__}: {expr}")
-        return Template(template).substitute(a=f"({self.doprint(expr.args[0])})")
+    nargs = 1
 
-    def _print_number(self, expr: sp.Basic) -> str:
-        value = complex(expr.evalf())
-        if value.imag:
-            raise ExpressionError(f"complex constant {expr}")
-        return repr(value.real)
 
-    def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return expr.name
+def stable_form(expr: sp.Expr) -> sp.Expr:
+    """The softplus op, PLog(|1 + exp(u)|), as SoftplusEps(u) (before differentiating too)."""
+    def softplus_argument(node):
+        inner = node.args[0]
+        if isinstance(inner, sp.Abs) and inner.args[0].is_positive:
+            inner = inner.args[0]
+        if inner.is_Add and len(inner.args) == 2 and sp.S.One in inner.args:
+            (other,) = [a for a in inner.args if a is not sp.S.One]
+            if isinstance(other, sp.exp):
+                return other.args[0]
+        return None
 
-    def _print_log(self, expr: sp.log) -> str:
-        return f"torch.log({self.doprint(expr.args[0])})"
+    return expr.replace(lambda e: isinstance(e, PLog) and softplus_argument(e) is not None,
+                        lambda e: SoftplusEps(softplus_argument(e)))
 
-    def _print_Add(self, expr: sp.Add) -> str:
-        return " + ".join(f"({self.doprint(term)})" for term in expr.args)
 
-    def _print_Mul(self, expr: sp.Mul) -> str:
-        """coeff * numerator / denominator; a log factor fuses with the rest as xlogy."""
-        coeff, rest = expr.as_coeff_Mul()
-        numerator, denominator, logs = [], [], []
-        for factor in sp.Mul.make_args(rest):
-            if factor.is_Pow and factor.exp.is_number and factor.exp.is_negative:
-                denominator.append(f"({self.doprint(factor.base ** -factor.exp)})")
-            elif isinstance(factor, sp.log) and not logs:
-                logs.append(factor)
-            else:
-                numerator.append(factor)
-        text = " * ".join(f"({self.doprint(f)})" for f in numerator)
-        if logs and text:
-            text = f"torch.special.xlogy({text}, {self.doprint(logs[0].args[0])})"
-        elif logs:
-            text = self._print_log(logs[0])
-        if coeff == -1 and text:
-            text = f"-({text})"
-        elif coeff != 1 or not text:
-            text = f"{self._print_number(coeff)} * ({text})" if text else self._print_number(coeff)
-        if denominator:
-            text = f"({text}) / ({' * '.join(denominator)})"
-        return text
+def compiled_form(expr: sp.Expr) -> sp.Expr:
+    """Numbers folded, softplus stable, protected operations with an explicit Shifted(u)."""
+    memo: dict[sp.Basic, sp.Basic] = {}
 
-    def _print_Pow(self, expr: sp.Pow) -> str:
-        base, exp = expr.args
+    def rebuild(node: sp.Basic) -> sp.Basic:
+        if node in memo:
+            return memo[node]
+        if node.is_number:
+            result = node if node.is_Rational else sp.Float(complex(node.evalf()).real)
+        elif isinstance(node, PLog):
+            result = sp.log(Shifted(rebuild(node.args[0])), evaluate=False)
+        elif isinstance(node, PInv):
+            result = sp.Pow(Shifted(rebuild(node.args[0])), -1)
+        elif node.args:
+            result = node.func(*(rebuild(a) for a in node.args))
+        else:
+            result = node
+        memo[node] = result
+        return result
+
+    return rebuild(stable_form(expr))
+
+
+class TorchPrinter(AbstractPythonCodePrinter):
+    """Prints a compiled form as one torch expression in y and yhat (and cse temporaries).
+
+    It prints the classes of PRINTABLE only; anything else (a Piecewise from simplification,
+    an unevaluated Derivative) is an ExpressionError, never partial code."""
+
+    printmethod = "_torchcode"
+    language = "Python"
+
+    def _print(self, expr, **kwargs) -> str:
+        if not isinstance(expr, PRINTABLE):
+            raise ExpressionError(f"no torch form for {type(expr).__name__}")
+        return super()._print(expr, **kwargs)
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return repr(float(expr))
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.args
+        if exponent == sp.S.Half:
+            return f"torch.sqrt({self._print(base)})"
+        if exponent == -sp.S.Half:
+            return f"torch.rsqrt({self._print(base)})"
+        if exponent == -1:
+            return f"1/{self.parenthesize(base, PRECEDENCE['Mul'], strict=True)}"
         if base.is_number:
-            return f"torch.pow({self._print_number(base)}, {self.doprint(exp)})"
-        b = self.doprint(base)
-        if exp == 2:
-            return f"torch.square({b})"
-        if exp == sp.Rational(1, 2):
-            return f"torch.sqrt({b})"
-        if exp == -sp.Rational(1, 2):
-            return f"torch.rsqrt({b})"
-        if exp == -1:
-            return f"1 / ({b})"
-        return f"({b}) ** ({self.doprint(exp)})"
+            return f"torch.pow({self._print(base)}, {self._print(exponent)})"
+        level = precedence(expr)
+        return f"{self.parenthesize(base, level, strict=True)}**{self.parenthesize(exponent, level, strict=True)}"
 
-    def _print_extremum(self, expr: sp.Basic, pair: str, bound: str) -> str:
-        constants = [a for a in expr.args if a.is_number]
-        tensors = [self.doprint(a) for a in expr.args if not a.is_number]
-        text = tensors[0]
-        for other in tensors[1:]:
+    def _print_Shifted(self, expr: Shifted) -> str:
+        return f"({self._print(expr.args[0])} + EPS)"
+
+    def _extremum(self, expr: sp.Basic, pair: str, bound: str, pick) -> str:
+        constants = [float(a) for a in expr.args if a.is_number]
+        text, *others = [self._print(a) for a in expr.args if not a.is_number]
+        for other in others:
             text = f"torch.{pair}({text}, {other})"
-        if constants:
-            limit = (max if pair == "maximum" else min)(float(c) for c in constants)
-            text = f"torch.clamp({text}, {bound}={limit!r})"
-        return text
+        return f"torch.clamp({text}, {bound}={pick(constants)!r})" if constants else text
 
     def _print_Max(self, expr: sp.Max) -> str:
-        return self._print_extremum(expr, "maximum", "min")
+        return self._extremum(expr, "maximum", "min", max)
 
     def _print_Min(self, expr: sp.Min) -> str:
-        return self._print_extremum(expr, "minimum", "max")
+        return self._extremum(expr, "minimum", "max", min)
 
-    def _print_cos(self, expr: sp.Basic) -> str:
-        return f"torch.cos({self.doprint(expr.args[0])})"
-
-    def _print_cosh(self, expr: sp.Basic) -> str:
-        return f"torch.cosh({self.doprint(expr.args[0])})"
-
-    def _print_sign(self, expr: sp.Basic) -> str:
-        return f"torch.sign({self.doprint(expr.args[0])})"
-
-    def _print_Heaviside(self, expr: sp.Basic) -> str:
+    def _print_Heaviside(self, expr: sp.Heaviside) -> str:
         if len(expr.args) > 1 and expr.args[1] != sp.S.Half:
             raise ExpressionError(f"no torch form for {expr}")
-        return f"0.5 * (torch.sign({self.doprint(expr.args[0])}) + 1)"
+        return f"0.5*(torch.sign({self._print(expr.args[0])}) + 1)"
 
 
-def explicit_eps(expr: sp.Basic) -> sp.Basic:
-    """PLog and PInv written out with the EPS symbol."""
-    return expr.replace(lambda e: isinstance(e, (PLog, PInv)), lambda e: e.explicit(EPS_SYMBOL))
+
+def _head_printer(template: str):
+    def print_head(self, expr):
+        argument = expr.args[0]
+        text = self._print(argument)[1:-1] if isinstance(argument, Shifted) else self._print(argument)
+        return Template(template).substitute(a=text)
+    return print_head
 
 
-def fold_numbers(expr: sp.Basic) -> sp.Basic:
-    """Replace every numeric subexpression that is not a rational by its Float value."""
-    if expr.is_number:
-        return expr if expr.is_Rational else sp.Float(complex(expr.evalf()).real)
-    if not expr.args:
-        return expr
-    return expr.func(*(fold_numbers(a) for a in expr.args))
+for _head, _template in TORCH_HEADS.items():  # one _print_<Class> per function of the table
+    setattr(TorchPrinter, f"_print_{_head.__name__}", _head_printer(_template))
+PRINTABLE = (sp.Add, sp.Mul, sp.Pow, sp.Symbol, sp.Rational, sp.Float, sp.Max, sp.Min, sp.Heaviside, Shifted,
+             *TORCH_HEADS)
 
 
 @lru_cache(maxsize=4096)
 def term_source(exprs: tuple[sp.Expr, ...], name: str = "term") -> str:
     """Python source of `def name(y, yhat)` returning a tuple of the expressions' values."""
     printer = TorchPrinter()
-    temporaries, reduced = sp.cse([explicit_eps(fold_numbers(e)) for e in exprs],
+    temporaries, reduced = sp.cse([compiled_form(e) for e in exprs],
                                   symbols=sp.numbered_symbols("_t"), optimizations=None)
     lines = [f"def {name}(y, yhat):"]
     lines += [f"    {symbol} = {printer.doprint(value)}" for symbol, value in temporaries]
@@ -148,50 +150,43 @@ def term_source(exprs: tuple[sp.Expr, ...], name: str = "term") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _factor(expr: sp.Expr) -> tuple[float, sp.Expr]:
+def _coefficient_and_body(expr: sp.Expr) -> tuple[float, sp.Expr]:
+    """expr = coefficient * body, with the numeric coefficient pulled out (1 when there is none)."""
     coefficient, body = expr.as_coeff_Mul() if expr.is_Mul else (sp.S.One, expr)
     return float(coefficient), body
 
 
 class CompiledTerm:
-    """Elementwise terms f_i(y, yhat) in one torch function, each kept as coefficient * body
-    so that reductions fold the factor in. The first term is the loss; a second, when
-    given, is usually its derivative, and shares subexpressions with it."""
+    """Elementwise terms f_i(y, yhat) in one torch function, each computed as coefficient * body
+    so that a reduction folds the factor in. The first term is the loss; a second, when given,
+    is usually its derivative and shares subexpressions with it."""
 
     def __init__(self, *exprs: sp.Expr):
-        factors = [_factor(e) for e in exprs]
-        self.coefficients = [c for c, _ in factors]
-        self.source = term_source(tuple(body for _, body in factors))
+        self.coefficients, bodies = zip(*(_coefficient_and_body(e) for e in exprs))
+        self.source = term_source(tuple(bodies))
         namespace = dict(TORCH_NAMESPACE)
-        exec(compile(self.source, "<symloss term>", "exec"), namespace)  # noqa: S102
+        exec(compile(self.source, "<symloss term>", "exec"), namespace)  # noqa: S102 - printed by symloss
         self.body = namespace["term"]
-        self.uses_yhat = [any(s.name == "yhat" for s in e.free_symbols) for e in exprs]
 
     def factored(self, y: torch.Tensor, yhat: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
-        """(body, coefficient) of each term; a body not of the inputs' shape comes back whole."""
-        results = []
-        for index, value in enumerate(self.body(y, yhat)):
-            if isinstance(value, torch.Tensor) and value.shape == yhat.shape == y.shape:
-                results.append((value, self.coefficients[index]))
-            else:
-                results.append((self._whole(index, value, y, yhat), 1.0))
-        return results
-
-    def _whole(self, index: int, value, y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
-        coefficient = self.coefficients[index]
-        if coefficient != 1:
-            value = -value if coefficient == -1 else value * coefficient
-        if not self.uses_yhat[index]:  # keep a (zero) gradient path to the prediction, and the shape
-            return yhat * 0 + value
-        if value.shape == yhat.shape == y.shape:
-            return value
-        return value.expand(torch.broadcast_shapes(y.shape, yhat.shape))
+        """(body, coefficient) of each term, each body of the inputs' broadcast shape with a
+        gradient path to yhat (a constant or y-only body included)."""
+        shape = torch.broadcast_shapes(y.shape, yhat.shape)
+        return [(_full(value, yhat, shape), coefficient)
+                for value, coefficient in zip(self.body(y, yhat), self.coefficients)]
 
     def __call__(self, y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
         """The first term, broadcast to the inputs' shape."""
-        return self._whole(0, self.body(y, yhat)[0], y, yhat)
+        value, coefficient = self.factored(y, yhat)[0]
+        return value if coefficient == 1 else value * coefficient
 
     def batch_mean(self, y: torch.Tensor, yhat: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of the per-sample loss (the first term summed over classes)."""
         value, coefficient = self.factored(y, yhat)[0]
-        return value.mean() * (coefficient * yhat.shape[-1])
+        return value.mean() * (coefficient * value.shape[-1])
+
+
+def _full(value, yhat: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    if not (isinstance(value, torch.Tensor) and value.shape == shape and (value.requires_grad or not yhat.requires_grad)):
+        value = yhat * 0 + value  # a constant or a term without yhat: its shape, and a (zero) gradient path
+    return value if value.shape == shape else value.expand(shape)

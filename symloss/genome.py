@@ -57,7 +57,7 @@ class Genome:
         self._flip = flip
         _check_structure(self.nodes)
         if flip is not None and not isinstance(flip, bool):
-            raise GenomeError(f"flip must be true or false, not {flip!r}")
+            raise GenomeError(f"flip must be true or false, not {_shown(flip)}")
         self.graph = nx.DiGraph()
         self.graph.add_nodes_from(INPUTS)
         self.graph.add_nodes_from((node, {"op": op, "args": args}) for node, (op, args) in self.nodes.items())
@@ -70,22 +70,24 @@ class Genome:
         if not isinstance(document, Mapping):
             raise GenomeError("a genome must be a JSON object")
         if document.get("format", FORMAT) != FORMAT:
-            raise GenomeError(f"unknown genome format {document.get('format')!r} (expected {FORMAT!r})")
+            raise GenomeError(f"unknown genome format {_shown(document.get('format'))} (expected {FORMAT!r})")
         unknown = set(document) - {"format", "nodes", "flip"}
         if unknown:
-            raise GenomeError(f"unknown genome field(s): {', '.join(sorted(unknown))}")
+            raise GenomeError(f"unknown genome field(s): {_shown(sorted(map(str, unknown)))}")
         entries = document.get("nodes")
         if not isinstance(entries, Sequence) or isinstance(entries, str):
             raise GenomeError("a genome needs a list 'nodes'")
         nodes = {}
         for entry in entries:
             if not isinstance(entry, Mapping) or set(entry) != {"id", "op", "args"}:
-                raise GenomeError(f"each node needs exactly 'id', 'op' and 'args': {entry!r}")
+                raise GenomeError(f"each node needs exactly 'id', 'op' and 'args': {_shown(entry)}")
             node, op, args = entry["id"], entry["op"], entry["args"]
+            if not isinstance(node, str) or not isinstance(op, str):
+                raise GenomeError(f"a node's 'id' and 'op' must be names: {_shown(entry)}")
             if node in nodes:
-                raise GenomeError(f"node {node!r} is given twice")
-            if not isinstance(args, Sequence) or isinstance(args, str):
-                raise GenomeError(f"node {node!r}: 'args' must be a list")
+                raise GenomeError(f"node {_shown(node)} is given twice")
+            if not isinstance(args, Sequence) or isinstance(args, str) or not all(isinstance(a, str) for a in args):
+                raise GenomeError(f"node {_shown(node)}: 'args' must be a list of names")
             nodes[node] = (op, tuple(args))
         genome = cls(nodes, document.get("flip"))
         genome.order()
@@ -233,12 +235,12 @@ def _check_structure(nodes: Nodes) -> None:
     missing = [n for n in NODE_IDS if n not in nodes]
     extra = [n for n in nodes if n not in NODE_IDS]
     if extra:
-        raise GenomeError(f"unknown node id(s) {', '.join(map(repr, extra))} (ids are {' '.join(NODE_IDS)})")
+        raise GenomeError(f"unknown node id(s) {_shown(extra)} (ids are {' '.join(NODE_IDS)})")
     if missing:
         raise GenomeError(f"missing node(s) {', '.join(missing)}")
     for node, (op, args) in nodes.items():
         if op not in OPS:
-            raise GenomeError(f"node {node!r}: unknown operation {op!r}")
+            raise GenomeError(f"node {node!r}: unknown operation {_shown(op)}")
         arity = OPS[op].arity
         if len(args) != arity:
             raise GenomeError(f"node {node!r}: {op} takes {arity} operand(s), got {len(args)}")
@@ -248,8 +250,14 @@ def _check_structure(nodes: Nodes) -> None:
                 if arg == node:
                     raise GenomeError(f"node {node!r} reads itself")
                 if node == ROOT and arg in INPUTS:
-                    raise GenomeError(f"the root reads input {arg!r}: it may read hidden nodes only")
-                raise GenomeError(f"node {node!r}: unknown operand {arg!r}")
+                    raise GenomeError(f"the root reads input {_shown(arg)}: it may read hidden nodes only")
+                raise GenomeError(f"node {node!r}: unknown operand {_shown(arg)}")
+
+
+def _shown(value, width: int = 80) -> str:
+    """A value for an error message: printable and short."""
+    text = ascii(value)
+    return text if len(text) <= width else text[:width] + "..."
 
 
 def _choose(rng: np.random.Generator, options: Sequence[str]) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cached_property
 from pathlib import Path
 from typing import Callable
@@ -11,13 +12,16 @@ import sympy as sp
 import torch
 from torch import nn
 
-from . import codegen, phenotype, symbolic
+from . import codegen, parsing, phenotype, symbolic
 from .errors import ExpressionError
 from .genome import Genome
 from .phenotype import Verdict
 
 PerSample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SAVE_FORMAT = "symloss.loss/1"
+INPUT_BUDGET_S = 10.0  # hang guard for reading, simplifying and compiling a user's expression or file
+GENOME_BUDGET_S = 60.0  # the same for a genome (the slowest seen takes about 2 s)
+MAX_NAME = 200  # characters of a loss's name
 
 
 class Loss:
@@ -28,26 +32,30 @@ class Loss:
 
     def __init__(self, expr: sp.Expr, *, genome: Genome | None = None, name: str | None = None,
                  label_smoothing: float = 0.0, simplified: bool = True):
-        self.expr = symbolic.require_defined(sp.sympify(expr))
+        if not isinstance(expr, sp.Expr):
+            raise ExpressionError(f"a Loss holds a SymPy expression, not {type(expr).__name__} "
+                                  "(text goes through Loss.parse)")
+        self.expr = symbolic.require_defined(expr)
         self.genome = genome
-        self.name = name
-        self.label_smoothing = label_smoothing
-        self.simplified = simplified  # False when simplification ran out of time
+        self.name = _checked_name(name)
+        self.label_smoothing = _checked_smoothing(label_smoothing)
+        self.simplified = simplified  # False when the expression was too large to simplify
 
     # ---- construction --------------------------------------------------------------
     @classmethod
-    def from_genome(cls, genome: Genome, *, name: str | None = None,
-                    budget_s: float = symbolic.SIMPLIFY_BUDGET_S) -> "Loss":
-        """The loss of any well-formed genome, simplified within `budget_s` seconds."""
-        raw = symbolic.require_defined(symbolic.from_genome(genome))
-        expr, simplified = _simplified(raw, budget_s)
+    def from_genome(cls, genome: Genome, *, name: str | None = None) -> "Loss":
+        """The loss of any well-formed genome, simplified (the same in every process)."""
+        with symbolic.time_budget(GENOME_BUDGET_S, "simplifying the genome"):
+            raw = symbolic.require_defined(symbolic.from_genome(genome))
+            expr, simplified = _simplified(raw)
         return cls(expr, genome=genome, name=name, simplified=simplified)
 
     @classmethod
-    def parse(cls, text: str, *, name: str | None = None,
-              budget_s: float = symbolic.SIMPLIFY_BUDGET_S) -> "Loss":
-        """A loss from SymPy syntax over y and yhat, e.g. ``"-y*log(yhat)"``."""
-        expr, simplified = _simplified(symbolic.parse(text), budget_s)
+    def parse(cls, text: str, *, name: str | None = None) -> "Loss":
+        """A loss from an expression over y and yhat, e.g. ``"-y*log(yhat)"``: numbers, + - * / **
+        and the operations by name; log and division take the protected forms."""
+        with symbolic.time_budget(INPUT_BUDGET_S, "reading the expression"):
+            expr, simplified = _simplified(symbolic.require_defined(parsing.parse_expression(text)))
         return cls(expr, name=name, simplified=simplified)
 
     # ---- persistence -------------------------------------------------------------------
@@ -60,21 +68,23 @@ class Loss:
 
     @classmethod
     def from_dict(cls, document: dict) -> "Loss":
+        """A saved loss, read by a whitelist (nothing in it runs); the genome when the
+        expression cannot be read."""
         if not isinstance(document, dict) or document.get("format") != SAVE_FORMAT:
             raise ExpressionError(f"not a saved symloss loss (expected format {SAVE_FORMAT!r})")
         genome = Genome.from_dict(document["genome"]) if document.get("genome") else None
+        fields = dict(name=document.get("name"), label_smoothing=document.get("label_smoothing", 0.0))
         try:
-            expr = symbolic.from_srepr(str(document.get("expression", "")))
+            with symbolic.time_budget(INPUT_BUDGET_S, "reading the saved expression"):
+                expr = parsing.parse_srepr(document.get("expression", ""))
+                codegen.term_source((expr,))
         except ExpressionError:
             if genome is None:
                 raise
-            return cls.from_genome(genome, name=document.get("name"))
-        try:
-            smoothing = float(document.get("label_smoothing", 0.0))
-        except (TypeError, ValueError):
-            raise ExpressionError(f"label_smoothing must be a number, not {document.get('label_smoothing')!r}") from None
-        return cls(expr, genome=genome, name=document.get("name"), label_smoothing=smoothing,
-                   simplified=bool(document.get("simplified", True)))
+            loss = cls.from_genome(genome, name=fields["name"])
+            loss.label_smoothing = _checked_smoothing(fields["label_smoothing"])
+            return loss
+        return cls(expr, genome=genome, simplified=document.get("simplified", True) is not False, **fields)
 
     def save(self, path: str | Path) -> Path:
         """Write the loss as JSON; `Loss.load(path)` reads it back with the same key and values."""
@@ -128,7 +138,7 @@ class Loss:
     def _with_gradient(self) -> codegen.CompiledTerm | None:
         """f and df/dyhat (SymPy's derivative) in one function, or None when it has no torch form."""
         try:
-            return codegen.CompiledTerm(self.expr, sp.diff(self.expr, symbolic.YHAT))
+            return codegen.CompiledTerm(self.expr, sp.diff(codegen.stable_form(self.expr), symbolic.YHAT))
         except ExpressionError:
             return None
 
@@ -178,11 +188,9 @@ class LossModule(nn.Module):
     def __init__(self, term: codegen.CompiledTerm, with_gradient: codegen.CompiledTerm | None = None,
                  label_smoothing: float = 0.0, description: str = ""):
         super().__init__()
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ExpressionError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.term = term
         self.with_gradient = with_gradient  # the fused path, when it compiles
-        self.label_smoothing = label_smoothing
+        self.label_smoothing = _checked_smoothing(label_smoothing)
         self.description = description
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -203,15 +211,27 @@ class LossModule(nn.Module):
         return f"{self.description}, label_smoothing={self.label_smoothing}"
 
 
-def _simplified(raw: sp.Expr, budget_s: float) -> tuple[sp.Expr, bool]:
-    """The simplified form when it is defined and compiles, else the raw one."""
-    expr, finished = symbolic.simplify(raw, budget_s)
-    if expr is raw:
-        return raw, finished
-    if symbolic.undefined_reason(expr) is not None:
-        return raw, finished
-    try:
-        codegen.term_source((expr,))
-    except ExpressionError:
-        return raw, finished
-    return expr, finished
+def _simplified(raw: sp.Expr) -> tuple[sp.Expr, bool]:
+    """The simplified form when it is defined and compiles, else the raw one (which must compile)."""
+    expr, finished = symbolic.simplify(raw)
+    if expr is not raw and symbolic.undefined_reason(expr) is None:
+        try:
+            codegen.term_source((expr,))
+            return expr, finished
+        except ExpressionError:
+            pass
+    codegen.term_source((raw,))
+    return raw, finished
+
+
+def _checked_name(name) -> str | None:
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
+        raise ExpressionError(f"a loss's name must be text of at most {MAX_NAME} characters")
+    return name
+
+
+def _checked_smoothing(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0.0 <= value < 1.0:
+        raise ExpressionError(f"label_smoothing must be a number in [0, 1), not {str(value)[:40]!r}")
+    return float(value)

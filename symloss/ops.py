@@ -22,7 +22,8 @@ import torch
 
 EPS = 1e-7
 LN10 = math.log(10.0)
-TORCH_NAMESPACE = {"torch": torch, "EPS": EPS, "LN10": LN10}
+LOG1P_EPS = math.log1p(EPS)  # c = ln(1 + eps): the softplus op ln(1 + eps + e^x) is c + softplus(x - c)
+TORCH_NAMESPACE = {"torch": torch, "EPS": EPS, "LN10": LN10, "LOG1P_EPS": LOG1P_EPS}
 
 
 class Primitive(sp.Function):
@@ -97,6 +98,20 @@ class PInv(Primitive):
 
     def fdiff(self, argindex=1):
         return -PInv(self.args[0]) ** 2
+
+
+class SoftplusEps(Primitive):
+    """ln(1 + eps + e^u), the softplus op in the form that compiles stably (never inf where finite).
+
+    Only the compiler writes it (from PLog(1 + exp(u))); keys and LaTeX keep the op's own form.
+    """
+
+    @staticmethod
+    def numeric(u):
+        return max(u, LOG1P_EPS) + math.log1p(math.exp(-abs(u - LOG1P_EPS)))
+
+    def fdiff(self, argindex=1):
+        return Sigmoid(self.args[0] - LOG1P_EPS)
 
 
 class Sigmoid(Primitive):
@@ -191,7 +206,7 @@ UNARY = (
     _unary("inv_1p_abs", 6, lambda a: 1 / (1 + sp.Abs(a)), "1 / (1 + torch.abs($a))",
            r"\frac{1}{1 + \left|$a\right|}"),
     _unary("softplus", 7, lambda a: PLog(sp.Abs(1 + sp.exp(a))),
-           "torch.log(torch.abs(1 + torch.exp($a)) + EPS)", r"\ln\left(1 + e^{$a}\right)"),
+           "(LOG1P_EPS + torch.nn.functional.softplus($a - LOG1P_EPS))", r"\ln\left(1 + e^{$a}\right)"),
     _unary("erf", 8, sp.erf, "torch.special.erf($a)", r"\operatorname{erf}\left($a\right)", sp.erf),
     _unary("erfc", 9, sp.erfc, "torch.special.erfc($a)", r"\operatorname{erfc}\left($a\right)", sp.erfc),
     _unary("sin", 10, sp.sin, "torch.sin($a)", r"\sin\left($a\right)", sp.sin),
@@ -235,6 +250,13 @@ OPS: dict[str, Op] = {op.name: op for op in UNARY + BINARY}
 UNARY_NAMES = tuple(op.name for op in UNARY)
 BINARY_NAMES = tuple(op.name for op in BINARY)
 
-# SymPy function -> torch template, for the printer: the ops that are one SymPy function.
-TORCH_HEADS: dict[type, str] = {op.head: op.torch for op in OPS.values() if op.head is not None}
+# SymPy function -> torch template, for the printer: the ops that are one SymPy function, the
+# functions that simplification and derivatives bring, and the compiled softplus.
+TORCH_HEADS: dict[type, str] = {
+    **{op.head: op.torch for op in OPS.values() if op.head is not None},
+    sp.log: "torch.log($a)", sp.cos: "torch.cos($a)", sp.cosh: "torch.cosh($a)", sp.sign: "torch.sign($a)",
+    SoftplusEps: OPS["softplus"].torch,
+}
+# Every SymPy function a loss may hold and symloss compiles (Max and Min aside).
+COMPILABLE_FUNCTIONS: tuple[type, ...] = (*TORCH_HEADS, PLog, PInv, sp.Heaviside)
 

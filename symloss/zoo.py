@@ -31,9 +31,9 @@ CE = "-y*log(yhat)"  # the CE genome's loss; the zoo builds it from the genome
 ZOO: dict[str, Entry] = {
     "ce": Entry(CE, "cross-entropy (the spec's CE genome)"),
     "ce_ls": Entry(CE, "cross-entropy with label smoothing 0.1 (Szegedy et al. 2016)", 0.1),
-    "baikal": Entry("-(log(yhat) - yhat/y)",
-                    "Baikal loss, Gonzalez & Miikkulainen 2020 (its 1/n over classes is a constant "
-                    "factor, dropped)"),
+    "baikal": Entry("-(log(yhat) - y/yhat)",
+                    "Baikal loss, Gonzalez & Miikkulainen 2020: -(1/n) sum(log(yhat) - y/yhat), here "
+                    "without its constant factor 1/n (n classes): n times the published value"),
     "focal": Entry("-y*(1 - yhat)**2*log(yhat)", "focal loss with gamma = 2, Lin et al. 2017"),
     "mse": Entry("(y - yhat)**2", "squared error on probabilities (Brier score)"),
     "mae": Entry("Abs(y - yhat)", "absolute error on probabilities"),
