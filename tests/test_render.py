@@ -54,10 +54,27 @@ def test_cross_entropy_surface_is_minus_y_log_yhat():
     np.testing.assert_allclose(values[inside], -y[inside] * np.log(yhat[inside]), rtol=1e-5, atol=1e-6)
 
 
-def test_difference_from_itself_is_zero(tmp_path):
-    _, _, ce = phenotype.surface(zoo.get("ce").term())
-    assert np.allclose(phenotype.normalised(ce) - phenotype.normalised(ce), 0)
-    assert plots.difference(zoo.get("ce"), tmp_path / "d.png").read_bytes().startswith(PNG)
+def test_difference_is_the_normalised_loss_minus_normalised_cross_entropy(tmp_path, monkeypatch):
+    drawn = []
+    real = plots._surface_axes
+    monkeypatch.setattr(plots, "_surface_axes", lambda figure, y, yhat, values, *rest: drawn.append(
+        (y, yhat, values)) or real(figure, y, yhat, values, *rest))
+    loss = Loss.parse("3*(y - yhat)**2 + 1")  # spans [1, 4]: normalised, (y - yhat)^2
+    assert plots.difference(loss, tmp_path / "d.png").read_bytes().startswith(PNG)
+    (y, yhat, values), = drawn
+    # by hand, on the 51 x 51 grid of [0, 1]^2: the loss normalised is (y - yhat)^2; CE is
+    # -y ln(|yhat| + 1e-7) (the protected log), min-max normalised
+    axis = np.linspace(0, 1, 51)
+    grid_y, grid_yhat = np.meshgrid(axis, axis, indexing="ij")
+    np.testing.assert_allclose(y, grid_y)
+    np.testing.assert_allclose(yhat, grid_yhat)
+    ce = -grid_y * np.log(np.abs(grid_yhat) + 1e-7)
+    expected = (grid_y - grid_yhat) ** 2 - (ce - ce.min()) / (ce.max() - ce.min())
+    np.testing.assert_allclose(values, expected, atol=1e-9)
+    at = lambda y_value, yhat_value: values[round(50 * y_value), round(50 * yhat_value)]  # noqa: E731
+    assert at(0, 1) == pytest.approx(1, abs=1e-6)  # the loss is largest, CE is 0
+    assert at(1, 0) == pytest.approx(0, abs=1e-6)  # both are largest
+    assert at(1, 0.5) == pytest.approx(0.25 - np.log(0.5 + 1e-7) / np.log(1e-7), abs=1e-6)
 
 
 def test_scatter_writes_the_study(tmp_path):
