@@ -142,13 +142,29 @@ def test_table_results_command_reads_json(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
-def test_booktabs_tables_compile(tmp_path):
-    body = tables.equation_table([(n, zoo.get(n).latex()) for n in ("ce", "focal")], "latex")
-    body += tables.results_table(summarise({"CE": {"base": [0.9, 0.91]}}), "latex")
-    (tmp_path / "t.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{amsmath}"
-                                    f"\\begin{{document}}{body}\\end{{document}}")
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "t.tex"], cwd=tmp_path, capture_output=True)
-    assert result.returncode == 0 and (tmp_path / "t.pdf").exists()
+def test_tables_and_equations_compile_with_pdflatex(tmp_path):
+    """Every table kind, and the equations of the zoo and of 50 random genomes (in a table and
+    displayed), in one document with booktabs and amsmath: one pdflatex run."""
+    losses = [(name, zoo.get(name)) for name in zoo.names()]
+    losses += [(f"random_{seed}", Loss.from_genome(Genome.random(seed))) for seed in range(50)]
+    rng = np.random.default_rng(0)
+    accuracies = {t: rng.random(12).tolist() for t in ("base", "cutout", "all")}
+    study = Study(["base", "cutout", "all"], [str(i) for i in range(12)], accuracies,
+                  kendall(accuracies, ["base", "cutout", "all"], 5), 5)
+    body = "\n\n".join([
+        tables.tau_table(study, "latex"),
+        tables.equation_table([(name, loss.latex()) for name, loss in losses], "latex"),
+        tables.results_table(summarise({"CE": {"c10/base": [0.9, 0.91]}, "L_1&2": {"c10/base": [0.93]}}), "latex"),
+        "\n".join(f"\\[ {loss.latex()} \\]" for _, loss in losses),
+    ])
+    (tmp_path / "t.tex").write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage{amsmath}\n"
+                                    f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    log = (tmp_path / "t.log").read_text(errors="replace")
+    errors = [line for line in log.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors or result.stdout[-3000:]
+    assert (tmp_path / "t.pdf").read_bytes().startswith(PDF)
 
 
 # ---- report and figures ---------------------------------------------------------------------
