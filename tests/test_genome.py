@@ -54,6 +54,19 @@ def test_flip_may_be_omitted_and_is_then_derived(fixture_records):
     assert genome.flip is True and genome.to_dict()["flip"] is True
 
 
+def test_an_invalid_genome_given_without_flip_is_written_without_flip():
+    no_yhat = make_genome(h0=("ln", "y"), root=("neg", "h0"))
+    assert not no_yhat.check().valid and no_yhat.flip is None
+    document = no_yhat.to_dict()
+    assert "flip" not in document  # not "flip": false, a sign nobody gave or derived
+    again = Genome.from_dict(json.loads(json.dumps(document)))
+    assert again == no_yhat and again.flip is None and "flip" not in again.to_dict()
+    given = make_genome(h0=("ln", "y"), root=("neg", "h0"), flip=True)  # a given flip is data: kept
+    assert given.to_dict()["flip"] is True
+    derived = make_genome(h0=("ln", "yhat"), h1=("mul", "y", "h0"), root=("neg", "h1"))
+    assert derived.to_dict()["flip"] is False  # a valid genome's derived flip is written
+
+
 def ce_document(**changes):
     document = {"format": "symloss.genome/1",
                 "nodes": [{"id": "h0", "op": "ln", "args": ["yhat"]},
@@ -101,9 +114,20 @@ def test_a_cycle_among_inactive_nodes_is_carried():
 
 
 # ---- validity against the spec ---------------------------------------------------------
+def spec_softplus_overflows(document):
+    """The spec's softplus ln(|1 + e^x| + eps) overflows to inf in float64 where the stable form
+    ln(1 + eps + e^x) = logaddexp(ln(1 + eps), x) is finite: the reading with the stable form agrees."""
+    saved = oracle.UNARY["softplus"]
+    oracle.UNARY["softplus"] = lambda x: np.logaddexp(np.log1p(oracle.EPS), x)
+    try:
+        return oracle.verdict(document)
+    finally:
+        oracle.UNARY["softplus"] = saved
+
+
 def test_check_agrees_with_an_independent_reading_of_the_spec():
     rng = np.random.default_rng(7)
-    total = agree = 0
+    total, disagreements = 0, []
     while total < 400:
         genome = Genome(_random_nodes(rng))
         if genome.check().reason and "cycle" in genome.check().reason:
@@ -111,8 +135,26 @@ def test_check_agrees_with_an_independent_reading_of_the_spec():
         total += 1
         verdict = genome.check()
         expected = oracle.verdict(genome.to_dict() | {"flip": False})
-        agree += (verdict.valid, verdict.flip) == expected
-    assert agree / total >= 0.99
+        if (verdict.valid, verdict.flip) != expected:
+            disagreements.append((genome, verdict, expected))
+    # observed: 399 of 400 agree; the one known exception is the stable softplus (see the xfail
+    # below): symloss finds a finite phenotype where the spec's formula overflows to inf
+    unexplained = [(g, v, e) for g, v, e in disagreements
+                   if (v.valid, v.flip) != spec_softplus_overflows(g.to_dict() | {"flip": False})]
+    assert not unexplained
+    assert len(disagreements) <= 1
+
+
+SOFTPLUS_OVERFLOW = make_genome(h0=("div", "yhat", "y"), h1=("min", "1", "yhat"), h2=("softplus", "h0"),
+                                h3=("asinh", "h0"), root=("div", "h2", "h3"))
+
+
+@pytest.mark.xfail(strict=True, reason="symloss/ops.py (commit 52390ea) evaluates the softplus op as the stable "
+                   "ln(1 + eps + e^x): at x = yhat/(0 + eps) ~ 1e4 its binary phenotype is finite and the genome "
+                   "valid, while the spec's ln(|1 + e^x| + eps) overflows to inf in float64 (non-finite: invalid)")
+def test_softplus_overflow_makes_a_genome_invalid_as_the_spec_reads_it():
+    assert oracle.verdict(SOFTPLUS_OVERFLOW.to_dict() | {"flip": False}) == (False, None)  # the spec's reading
+    assert not SOFTPLUS_OVERFLOW.check().valid
 
 
 def test_check_rejects_unused_inputs_and_centre_extrema():
@@ -179,7 +221,13 @@ def test_mutation_keeps_genomes_well_formed_and_changes_one_active_node(genome_s
         child = parent.mutate(rng)
         changed = [n for n in child.nodes if child.nodes[n] != parent.nodes[n]]
         assert len(changed) == 1 and changed[0] in parent.active
-        assert Genome.from_dict(child.to_dict() | {"flip": False}) if not child.active_cycle() else True
+        document = child.to_dict()
+        if child.active_cycle():  # the exchange format refuses an active cycle
+            with pytest.raises(GenomeError, match="cycle"):
+                Genome.from_dict(document)
+        else:
+            again = Genome.from_dict(document)
+            assert again.nodes == child.nodes and again.flip == child.flip and again.check() == child.check()
         parent = child if child.check().valid else parent
 
 
