@@ -1,8 +1,10 @@
 """Executors: packing groups jobs by setting, every stage runs unchanged on any executor."""
+import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
+from scipy.stats import kendalltau
 from standin import PACKS, _standin_pack, packed_standin, standin_job
 
 from symloss import ConfigError, ExecutorError, executors
@@ -213,9 +215,16 @@ def test_evolve_and_correlate_take_the_executor_options(tmp_path):
     with Store(tmp_path / "run") as store:
         assert len(store.evaluations(None)) == 3 + 2 + 1
     result = CliRunner().invoke(main, ["correlate", "--run-dir", str(tmp_path / "study"), "--n", "2", "--techniques",
-                                       "base,mixup", "--steps", "10", "--executor", "packed", "--concurrency", "2"])
+                                       "base,mixup", "--steps", "30", "--executor", "packed", "--concurrency", "2"])
     assert result.exit_code == 0, result.output
-    assert "base-mixup" in result.output or "mixup" in result.output
+    with Store(tmp_path / "study") as store:  # the table's tau is scipy's on the stored accuracies
+        fitness = {(e.technique, e.key): e.fitness for e in store.evaluations(None)}
+    keys = sorted({key for _, key in fitness})
+    assert len(fitness) == 4 and len(keys) == 2
+    tau = kendalltau([fitness["base", k] for k in keys], [fitness["mixup", k] for k in keys]).statistic
+    shown = "--" if math.isnan(tau) else f"{tau:.3f}"  # 1.000 observed (30 steps; 10 steps tie: "--")
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[0] == ["Pair", "All", "Best", "50"] and rows[2:] == [["base-mixup", shown, shown]]
 
 
 def test_executor_option_errors_are_one_line(tmp_path):
