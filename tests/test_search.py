@@ -1,14 +1,18 @@
 """Search: the run store, random search, regularized evolution and elimination, with a stand-in fitness."""
+import math
 import sqlite3
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from scipy.stats import kendalltau
 
 from standin import Counting, standin_job
-from symloss import executors, phenotype
-from symloss.search import EvolutionConfig, SearchError, evolve, plan, random_search
-from symloss.search.elimination import Stage, eliminate
+from symloss import Genome, executors, phenotype
+from symloss.search import (Candidate, EvolutionConfig, Member, SearchError, evolution, evolve, plan, random_search,
+                            runs)
+from symloss.search.elimination import ELIMINATION_PRESETS, Stage, eliminate, surrogate_tau
 from symloss.search.evolution import age_and_replace, tournament
 from symloss.search.jobs import Job
 from symloss.store import Store, StoreError
@@ -261,3 +265,105 @@ def test_a_different_setting_is_trained_again_in_the_same_run(store):
     longer = lambda candidate, technique: Job(candidate.genome.to_dict(), technique, "demo", 0, overrides=(("steps", 9),))  # noqa: E731
     random_search(store, run_id, candidates, ["base"], longer, executors.InProcess(), calls)
     assert calls.calls == 6 and len({e.setting for e in store.evaluations(run_id)}) == 2
+
+
+# ---- breed: a parent that yields nothing is drawn again; SearchError when nothing works --------
+NO_YHAT = {"h0": ("ln", ("y",)), "h1": ("exp", ("-1",)), "h2": ("exp", ("-1",)), "h3": ("exp", ("-1",)),
+           "root": ("neg", ("h0",))}  # y alone: invalid
+
+
+class Barren(Genome):
+    """A parent each of whose mutations is invalid (it reads y only); counts them."""
+
+    calls = 0
+
+    def mutate(self, rng=None):
+        Barren.calls += 1
+        return Genome(NO_YHAT)
+
+
+class Fertile(Genome):
+    """A parent whose first mutation is a valid, novel child (a fixed random genome, flip unset)."""
+
+    child = Genome(Genome.random(3).nodes)
+
+    def mutate(self, rng=None):
+        return Fertile.child
+
+
+def member(genome_class, seed, fitness):
+    genome = Genome.random(seed)
+    return Member(Candidate(genome_class(genome.nodes, genome.flip)), SimpleNamespace(fitness=fitness), 0)
+
+
+def test_breed_draws_another_parent_when_one_yields_no_acceptable_child(monkeypatch):
+    config = EvolutionConfig(initial=2, population=2, tournament=1, iterations=1, max_attempts=5)
+    population = [member(Barren, 1, 0.9), member(Fertile, 2, 0.1)]
+    assert all(m.candidate.genome.check().valid for m in population)
+    real_tournament = evolution.tournament
+    redrawn = 0
+    for seed in range(20):
+        drawn = []
+        monkeypatch.setattr(evolution, "tournament",
+                            lambda *args: drawn.append(real_tournament(*args)) or drawn[-1])
+        Barren.calls = 0
+        parent, child, attempts = evolution.breed(population, config, np.random.default_rng(seed), set())
+        barren_draws = len(drawn) - 1
+        assert drawn[-1] is parent is population[1] and all(d is population[0] for d in drawn[:-1])
+        assert Barren.calls == 5 * barren_draws  # max_attempts mutations of each barren draw, no more
+        assert attempts == Barren.calls + 1  # and the fertile parent's first child is taken
+        assert child.genome.nodes == Fertile.child.nodes and child.genome.flip == Fertile.child.check().flip
+        redrawn += barren_draws > 0
+    assert redrawn >= 5  # the barren parent (1 in 2 per tournament of one) was drawn first often
+
+
+def test_breed_raises_search_error_when_no_parent_yields_a_child():
+    config = EvolutionConfig(initial=2, population=2, tournament=2, iterations=1, max_attempts=3)
+    population = [member(Barren, 1, 0.9), member(Barren, 2, 0.1)]
+    Barren.calls = 0
+    with pytest.raises(SearchError, match="no novel child after 300 mutations"):
+        evolution.breed(population, config, np.random.default_rng(0), set())
+    assert Barren.calls == evolution.MAX_PARENT_DRAWS * 3 == 300
+
+
+# ---- Kendall's tau between search and elimination fitness ------------------------------------
+def stored_fitness(store, run_name, stages):
+    """{key: fitness} of a run's stages, straight from SQLite (the best where a key repeats)."""
+    rows = store.connection.execute(
+        "SELECT e.key, e.fitness FROM evaluations e JOIN runs r ON r.id = e.run_id "
+        f"WHERE r.name = ? AND e.genome IS NOT NULL AND e.stage IN ({', '.join('?' * len(stages))})",
+        (run_name, *stages)).fetchall()
+    best = {}
+    for key, fitness in rows:
+        best[key] = max(fitness, best.get(key, -1.0))
+    return best
+
+
+def test_surrogate_and_elimination_tau_are_scipys_on_the_stored_fitness(store):
+    run_id, _ = run_evolution(store)
+    assert math.isnan(runs.elimination_tau(store, run_id, "demo")[0])  # no elimination yet
+    runs.run_elimination(store, run_id, runs.EvolveSpec(), "demo", executor=executors.InProcess(), fn=standin_job)
+    searched = stored_fitness(store, "evolve", ["random", "evolve"])
+    for stage, count in (("long", 10), ("large-1", 6)):
+        later = stored_fitness(store, "eliminate-demo", [stage])
+        keys = sorted(later)
+        expected = kendalltau([searched[k] for k in keys], [later[k] for k in keys]).statistic
+        assert len(keys) == count and not math.isnan(expected)
+        elimination = store.run("eliminate-demo")["id"]
+        stage_of = next(s for s in ELIMINATION_PRESETS["demo"] if s.name == stage)
+        tau, pairs = surrogate_tau(store, elimination, store.evaluations(run_id), stage_of)
+        assert pairs == count and tau == pytest.approx(expected)
+        if stage == "large-1":  # elimination_tau: the search against the first large-model stage
+            assert runs.elimination_tau(store, run_id, "demo") == (pytest.approx(expected), count)
+    # a loss the search evaluated twice counts by its best evaluation: here a second one that
+    # reverses the search's ranking of the large-1 losses
+    genomes = {e.key: e.genome for e in store.evaluations(run_id)}
+    with store.transaction():
+        for key in keys:
+            store.add_evaluation(run_id=run_id, stage="random", setting="again", technique="base", preset="demo",
+                                 seed=1, key=key, genome=genomes[key], iteration=None, fitness=2 - searched[key],
+                                 status="ok", reason=None, steps=1, wall_s=0.0)
+    reversed_tau = kendalltau([2 - searched[k] for k in keys], [later[k] for k in keys]).statistic
+    assert reversed_tau == pytest.approx(-expected)
+    assert runs.elimination_tau(store, run_id, "demo") == (pytest.approx(reversed_tau), 6)
+    assert surrogate_tau(store, elimination, store.evaluations(run_id), stage_of) == (pytest.approx(reversed_tau), 6)
