@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import functools
-import json
-import re
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from symloss import Genome, GenomeError, Loss, zoo
+from symloss import Genome, Loss, references
 from symloss.executors import KINDS, ExecutorSpec
-from symloss.loss import SAVE_FORMAT
 from symloss.presets import PRECISIONS
 from symloss.search import runs
 from symloss.store import Store, StoreError
@@ -67,36 +64,18 @@ def training_options(steps_help: str):
     return decorate
 
 
-RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>[1-9]\d*)?$")
-
-
 def resolve_loss(text: str) -> Loss:
     """A loss from a zoo name, RUN_DIR:best[N], a genome or saved-loss JSON file, or an expression."""
-    text = text.strip()
-    if text in zoo.ZOO:
-        return zoo.get(text)
-    match = RUN_BEST.match(text)
-    if match and Path(match["run"]).is_dir():
-        return best_of_run(match["run"], int(match["rank"] or 1))
-    if text.endswith(".json") or Path(text).is_file():
-        source = Path(text).read_text()
-        try:
-            document = json.loads(source)
-        except json.JSONDecodeError as error:
-            raise GenomeError(f"{text} is not JSON ({error}): expected a genome or a saved loss") from None
-        if isinstance(document, dict) and document.get("format") == SAVE_FORMAT:
-            return Loss.from_dict(document)
-        return Loss.from_genome(Genome.from_dict(document), name=Path(text).stem)
-    return Loss.parse(text)
+    return references.resolve(text)
 
 
 def best_of_run(run_dir: str, rank: int) -> Loss:
-    """The rank-th best searched loss of a run directory."""
-    with Store(run_dir) as store:
+    """The rank-th best searched loss of a run directory (read-only: the store is checked, not changed)."""
+    with Store.open_read_only(run_dir) as store:
         best = runs.top(store, None, rank)
-    if len(best) < rank:
-        raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
-    return Loss.from_genome(Genome.from_dict(best[rank - 1].genome), name=f"{Path(run_dir).name}:best{rank}")
+        if len(best) < rank:
+            raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
+        return store.loss(best[rank - 1], name=f"{Path(run_dir).name}:best{rank}")
 
 
 class StepBar:

@@ -17,7 +17,7 @@ def describe(loss: Loss) -> list[tuple[str, str]]:
     rows = [("name", loss.name or "-"), ("loss", str(loss.expr)), ("latex", loss.latex()),
             ("key", loss.key), ("verdict", verdict_text)]
     if not loss.simplified:
-        rows.append(("note", "simplification ran out of time: shown unsimplified"))
+        rows.append(("note", "too large or deeply nested to simplify: shown as written"))
     if loss.label_smoothing:
         rows.append(("label smoothing", str(loss.label_smoothing)))
     return rows

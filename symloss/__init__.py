@@ -7,8 +7,8 @@ from .phenotype import Verdict
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("augment", "codegen", "data", "executors", "export", "genome", "loss", "models", "phenotype",
-               "presets", "render", "search", "store", "study", "symbolic", "train")
+_SUBMODULES = ("augment", "codegen", "data", "executors", "export", "genome", "loss", "models", "parsing",
+               "phenotype", "presets", "references", "render", "search", "store", "study", "symbolic", "train")
 
 
 def __getattr__(name: str):

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import ast
 import json
 from typing import Callable
 
@@ -18,21 +19,18 @@ from . import __version__
 from .codegen import term_source
 from .errors import ExpressionError
 from .loss import Loss
-from .ops import EPS, LN10
+from .ops import TORCH_NAMESPACE
 
-HEADER = '''r"""{title}
+HEADER = '''"""A symbolic loss exported by symloss {version}; it needs only torch.
 
-The loss of one sample is the sum over classes of the elementwise term
-    f(y, yhat) = {latex}
-with y the target distribution and yhat = softmax(logits). Logarithms and divisions are
-protected as in symloss (eps = {eps}).
-
-Exported by symloss {version} ({origin}); needs only torch.
+The loss of one sample is the sum over classes of the elementwise term f(y, yhat) in the
+comments below, with y the target distribution and yhat = softmax(logits). Logarithms and
+divisions are protected as in symloss: eps is added to their operand once it is computed.
 """
+{comments}
 import torch
 
-EPS = {eps!r}
-LN10 = {ln10!r}
+{constants}
 
 '''
 
@@ -70,17 +68,44 @@ class SymbolicLoss(torch.nn.Module):
 
 
 def _header(loss: Loss) -> str:
-    origin = "from a genome" if loss.genome is not None else "from an expression"
-    title = f"{loss.name or 'A symbolic loss'}: {loss.expr}"
-    return HEADER.format(title=title, latex=loss.latex(), eps=EPS, ln10=LN10, version=__version__, origin=origin)
+    """The module's header; text from the loss (its name, formula, LaTeX) goes into comments only."""
+    described = [("loss", loss.name or "a symbolic loss"),
+                 ("origin", "a genome" if loss.genome is not None else "an expression"),
+                 ("f(y, yhat)", str(loss.expr)), ("LaTeX", loss.latex())]
+    comments = "\n".join(f"# {label}: {_comment_text(text)}" for label, text in described)
+    constants = "\n".join(f"{name} = {value!r}" for name, value in TORCH_NAMESPACE.items() if name != "torch")
+    return HEADER.format(version=__version__, comments=comments, constants=constants)
+
+
+def _comment_text(text: str) -> str:
+    """Text that stays inside one comment line: printable ASCII kept, anything else escaped."""
+    return "".join(c if " " <= c <= "~" else ascii(c)[1:-1] for c in text)
+
+
+def _checked_source(source: str) -> str:
+    """Generated source, parsed back: only a docstring, imports, constants, functions and classes."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise ExpressionError(f"the exported source does not parse ({error.msg}); nothing was written") from None
+    allowed = (ast.Import, ast.Assign, ast.FunctionDef, ast.ClassDef)
+    docstring, *body = tree.body
+    if not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)) or \
+            not all(isinstance(statement, allowed) for statement in body):
+        raise ExpressionError("the exported source has an unexpected statement; nothing was written")
+    return source
 
 
 def to_python(loss: Loss) -> str:
-    return _header(loss) + term_source((loss.expr,)) + FUNCTIONS
+    return _checked_source(_python_source(loss))
 
 
 def to_torch(loss: Loss) -> str:
-    return to_python(loss) + MODULE.format(label_smoothing=float(loss.label_smoothing))
+    return _checked_source(_python_source(loss) + MODULE.format(label_smoothing=float(loss.label_smoothing)))
+
+
+def _python_source(loss: Loss) -> str:
+    return _header(loss) + term_source((loss.expr,)) + FUNCTIONS
 
 
 def to_latex(loss: Loss) -> str:

@@ -21,7 +21,7 @@ PerSample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SAVE_FORMAT = "symloss.loss/1"
 INPUT_BUDGET_S = 10.0  # hang guard for reading, simplifying and compiling a user's expression or file
 GENOME_BUDGET_S = 60.0  # the same for a genome (the slowest seen takes about 2 s)
-MAX_NAME = 200  # characters of a loss's name
+MAX_NAME = 255  # characters of a loss's name (a file name's length)
 
 
 class Loss:
@@ -94,11 +94,10 @@ class Loss:
 
     @classmethod
     def load(cls, path: str | Path) -> "Loss":
-        try:
-            document = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as error:
-            raise ExpressionError(f"{path} is not JSON: {error}") from None
-        return cls.from_dict(document)
+        """A loss saved with `save` (see `symloss.references.load_file` for genome files too)."""
+        from .references import MAX_FILE_BYTES, read_json
+
+        return cls.from_dict(read_json(Path(path), MAX_FILE_BYTES))
 
     # ---- views -----------------------------------------------------------------------
     @cached_property

@@ -32,11 +32,12 @@ MAX_MAGNITUDE = 1e300  # any constant, once evaluated
 class Limits:
     characters: int
     nodes: int
-    depth: int
+    depth: int  # of the syntax tree: a sum of n terms is n deep
+    brackets: int  # nesting of brackets: the depth that makes simplification costly
 
 
-EXPRESSION_LIMITS = Limits(characters=4000, nodes=400, depth=32)
-SREPR_LIMITS = Limits(characters=40000, nodes=2000, depth=64)  # srepr spells each number and symbol out
+EXPRESSION_LIMITS = Limits(characters=4000, nodes=400, depth=200, brackets=32)
+SREPR_LIMITS = Limits(characters=40000, nodes=2000, depth=64, brackets=64)  # srepr spells each number out
 
 CONSTANTS = {"pi": sp.pi, "E": sp.E}
 
@@ -74,8 +75,8 @@ def parse_srepr(text: str) -> sp.Expr:
 def _syntax_tree(text: str, limits: Limits, what: str) -> ast.Expression:
     if len(text) > limits.characters:
         raise ExpressionError(f"the {what} is {len(text)} characters long; at most {limits.characters} are read")
-    if _bracket_depth(text) > limits.depth:
-        raise ExpressionError(f"the {what} nests brackets deeper than {limits.depth} levels")
+    if _bracket_depth(text) > limits.brackets:
+        raise ExpressionError(f"the {what} nests brackets deeper than {limits.brackets} levels")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:

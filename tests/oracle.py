@@ -111,3 +111,96 @@ def verdict(document):
     p = np.linspace(1e-7, 1 - 1e-7, 1000)
     curve = evaluate(document, np.array([0.0, 1.0]), np.stack([p, 1 - p], axis=1))
     return integrity(curve)
+
+
+# ---- exact evaluation (mpmath), for measuring how close compiled losses come -------------------
+import mpmath
+
+mp = mpmath.mp.clone() if hasattr(mpmath.mp, "clone") else mpmath.mp
+EXACT_DIGITS = 40
+MP_EPS = mpmath.mpf("1e-7")
+
+
+def _mp_sigmoid(x):
+    return 1 / (1 + mpmath.exp(-x))
+
+
+EXACT_UNARY = {
+    "neg": lambda x: -x,
+    "ln": lambda x: mpmath.log(abs(x) + MP_EPS),
+    "log10": lambda x: mpmath.log(abs(x) + MP_EPS) / mpmath.log(10),
+    "exp": mpmath.exp,
+    "abs": abs,
+    "sigmoid": _mp_sigmoid,
+    "inv_1p_abs": lambda x: 1 / (1 + abs(x)),
+    "softplus": lambda x: mpmath.log(abs(1 + mpmath.exp(x)) + MP_EPS),
+    "erf": mpmath.erf,
+    "erfc": mpmath.erfc,
+    "sin": mpmath.sin,
+    "sinh": mpmath.sinh,
+    "asinh": mpmath.asinh,
+    "tanh": mpmath.tanh,
+    "atan": mpmath.atan,
+    "reciprocal": lambda x: 1 / (x + MP_EPS),
+    "bessel_i0": lambda x: mpmath.besseli(0, x),
+    "bessel_i0e": lambda x: mpmath.exp(-abs(x)) * mpmath.besseli(0, x),
+    "bessel_i1": lambda x: mpmath.besseli(1, x),
+    "bessel_i1e": lambda x: mpmath.exp(-abs(x)) * mpmath.besseli(1, x),
+    "max0": lambda x: max(x, 0),
+    "min0": lambda x: min(x, 0),
+    "square": lambda x: x * x,
+    "sqrt_abs": lambda x: mpmath.sqrt(abs(x)),
+    "softsign": lambda x: x / (1 + abs(x)),
+    "tanh_deriv": lambda x: 1 - mpmath.tanh(x) ** 2,
+    "sigmoid_deriv": lambda x: _mp_sigmoid(x) * (1 - _mp_sigmoid(x)),
+}
+EXACT_BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "max": max,
+    "min": min,
+    "div": lambda a, b: a / (b + MP_EPS),
+    "div_sqrt1p": lambda a, b: a / mpmath.sqrt(1 + b * b),
+}
+
+
+def exact_terms(document, y_row, yhat_row):
+    """The root's value at each class of one sample, in 40-digit arithmetic (nan where undefined).
+    y_row and yhat_row are sequences of floats (taken exactly)."""
+    nodes = {n["id"]: (n["op"], n["args"]) for n in document["nodes"]}
+    with mpmath.workdps(EXACT_DIGITS):
+        results = []
+        for y, yhat in zip(y_row, yhat_row):
+            inputs = {"y": mpmath.mpf(float(y)), "yhat": mpmath.mpf(float(yhat)), "1": mpmath.mpf(1),
+                      "-1": mpmath.mpf(-1)}
+            memo = {}
+
+            def value(name):
+                if name in inputs:
+                    return inputs[name]
+                if name not in memo:
+                    op, args = nodes[name]
+                    table = EXACT_UNARY if len(args) == 1 else EXACT_BINARY
+                    memo[name] = table[op](*(value(a) for a in args))
+                return memo[name]
+
+            try:
+                results.append(value("root"))
+            except (ZeroDivisionError, OverflowError, ValueError):
+                results.append(mpmath.nan)
+        return results
+
+
+def exact_per_sample(document, y, yhat, flip):
+    """(value, scale) per sample as Python floats: the per-sample loss, and the sum over classes
+    of |term| (the size a float sum of the terms is accurate relative to)."""
+    values, scales = [], []
+    with mpmath.workdps(EXACT_DIGITS):
+        for y_row, yhat_row in zip(y, yhat):
+            terms = exact_terms(document, y_row, yhat_row)
+            total = mpmath.fsum(terms)
+            values.append(float(-total if flip else total) if mpmath.isfinite(total) else float("nan"))
+            scale = mpmath.fsum(abs(t) for t in terms)
+            scales.append(float(scale) if mpmath.isfinite(scale) else float("inf"))
+    return values, scales
