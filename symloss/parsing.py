@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -78,7 +79,9 @@ def _syntax_tree(text: str, limits: Limits, what: str) -> ast.Expression:
     if _bracket_depth(text) > limits.brackets:
         raise ExpressionError(f"the {what} nests brackets deeper than {limits.brackets} levels")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # an odd escape in a string literal is refused below, not warned about
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         detail = getattr(error, "msg", None) or type(error).__name__
         raise ExpressionError(f"cannot parse the {what} {_shown(text)}: {detail}") from None
