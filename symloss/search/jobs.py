@@ -5,11 +5,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import sympy as sp
 
 from .. import train
 from ..errors import ConfigError
 from ..genome import Genome
-from ..loss import Loss
+from ..loss import SAVE_FORMAT, Loss
 from ..store import Store
 from ..train import Evaluation
 
@@ -48,6 +49,20 @@ class Job:
     seed: int
     data_root: str | None = None
     overrides: tuple = field(default=())  # (name, value) pairs for the training preset
+    expression: str | None = None  # the loss as sympy.srepr: a worker reads it back instead of simplifying
+
+    @classmethod
+    def of(cls, candidate: Candidate, technique: str, preset: str, seed: int, data_root: str | None = None,
+           overrides: tuple = ()) -> "Job":
+        """The training of a candidate, carrying its simplified expression."""
+        return cls(candidate.genome.to_dict(), technique, preset, seed, data_root, overrides,
+                   sp.srepr(candidate.loss.expr))
+
+    def loss(self) -> Loss:
+        """The job's loss: its saved expression read back (the genome simplified again only without one)."""
+        if self.expression is None:
+            return Loss.from_genome(Genome.from_dict(self.genome))
+        return Loss.from_dict({"format": SAVE_FORMAT, "expression": self.expression, "genome": self.genome})
 
     @property
     def setting(self) -> str:
@@ -74,7 +89,7 @@ def train_pack(jobs: list[Job]) -> list[Evaluation | Exception]:
     criteria = {}
     for index, job in enumerate(jobs):
         try:
-            criteria[index] = train.criterion_for(Loss.from_genome(Genome.from_dict(job.genome)))
+            criteria[index] = train.criterion_for(job.loss())
         except Exception as error:  # noqa: BLE001 - handed to that job alone
             outcomes[index] = error
     if criteria:

@@ -52,8 +52,8 @@ class EvolveSpec:
             overrides: dict | None = None) -> Job:
         """The training of a candidate: on the search's preset (with the run's overrides) or another one."""
         chosen = self.train_overrides if preset is None else (overrides or {})
-        return Job(candidate.genome.to_dict(), technique, preset or self.search.train, self.seed + seed_offset,
-                   self.data_root, tuple(sorted(chosen.items())))
+        return Job.of(candidate, technique, preset or self.search.train, self.seed + seed_offset,
+                      self.data_root, tuple(sorted(chosen.items())))
 
     def validate(self) -> None:
         if self.technique not in TECHNIQUES:

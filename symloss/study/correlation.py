@@ -94,7 +94,7 @@ def run_study(store: Store, n: int, techniques: Sequence[str], preset: str, seed
     extra = tuple(sorted((overrides or {}).items()))
 
     def make_job(candidate: Candidate, technique: str) -> Job:
-        return Job(candidate.genome.to_dict(), technique, preset, seed, data_root, extra)
+        return Job.of(candidate, technique, preset, seed, data_root, extra)
 
     with executors.running(executor) as executor:
         study = correlate(store, run_id, n, techniques, seed, make_job, executor, fn or train_job, top_k, progress)
