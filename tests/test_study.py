@@ -64,9 +64,10 @@ def test_correlate_json_gives_the_matrix_and_the_accuracies(study_dir):
     stored = {(t, k): f for t, k, f in connection.execute("SELECT technique, key, fitness FROM evaluations")}
     for technique in shown["techniques"]:
         assert shown["accuracies"][technique] == [stored[technique, key] for key in shown["losses"]]
+    expected = expected_tau(*stored_accuracies(run_dir), 3)
+    assert list(shown["tau"]) == list(expected)
     for pair, tau in shown["tau"].items():
-        a, b = pair.split("-")
-        assert tau["all"] == pytest.approx(kendalltau(shown["accuracies"][a], shown["accuracies"][b]).statistic, nan_ok=True)
+        assert tau == pytest.approx(expected[pair], nan_ok=True), pair
 
 
 def test_correlate_resumes_without_retraining(study_dir):
@@ -83,8 +84,36 @@ def test_table_tau_reads_the_study_back(study_dir):
     run_dir, shown = study_dir
     result = CliRunner().invoke(main, ["table", "tau", str(run_dir), "--top-k", "3", "--format", "text"])
     assert result.exit_code == 0
-    for pair in shown["tau"]:
-        assert pair in result.stdout
+    written = lambda value: "--" if np.isnan(value) else f"{value:.3f}"  # noqa: E731
+    expected = expected_tau(*stored_accuracies(run_dir), 3)
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert rows[0] == ["Pair", "All", "Best", "3"]
+    assert rows[2:] == [[pair, written(tau["all"]), written(tau["best"])] for pair, tau in expected.items()]
+    assert sum(not np.isnan(tau[which]) for tau in expected.values() for which in ("all", "best")) >= 4
+
+
+def stored_accuracies(run_dir):
+    """(techniques, {technique: fitness of each loss}) straight from SQLite, losses in the order drawn."""
+    rows = sqlite3.connect(Path(run_dir) / "store.sqlite").execute(
+        "SELECT technique, key, fitness, iteration FROM evaluations").fetchall()
+    order = sorted({(iteration, key) for _, key, _, iteration in rows})
+    fitness = {(technique, key): value for technique, key, value, _ in rows}
+    techniques = [t for t in TECHNIQUES if any(t == technique for technique, *_ in rows)]
+    return techniques, {t: np.array([fitness[t, key] for _, key in order]) for t in techniques}
+
+
+def expected_tau(techniques, accuracies, k):
+    """Kendall's tau by scipy for each pair: over all losses, and over those in both top k (ties: the earlier)."""
+    def top(values):
+        return set(sorted(range(len(values)), key=lambda i: (-values[i], i))[:k])
+
+    table = {}
+    for a, b in combinations(techniques, 2):
+        x, y = accuracies[a], accuracies[b]
+        both = sorted(top(x) & top(y))
+        best = kendalltau(x[both], y[both]).statistic if len(both) >= 2 else float("nan")
+        table[f"{a}-{b}"] = {"all": kendalltau(x, y).statistic, "best": best, "best_count": len(both)}
+    return table
 
 
 def test_correlate_rejects_unknown_techniques(tmp_path):
