@@ -119,3 +119,45 @@ def test_bf16_on_the_cpu_trains_the_model_in_bf16_and_the_loss_in_float32(monkey
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_demo_on_cuda():
     assert train.evaluate("ce", "demo", "base", seed=0, device="cuda").fitness >= 0.85
+
+
+class RaisesInBackward(torch.autograd.Function):
+    """The identity forward; its backward raises from the 26th call on (counted in `calls`)."""
+
+    calls = 0
+
+    @staticmethod
+    def forward(ctx, value):
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        RaisesInBackward.calls += 1
+        if RaisesInBackward.calls > 25:
+            raise RuntimeError("boom in backward")
+        return grad
+
+
+def test_a_loss_raising_in_the_shared_backward_fails_alone_and_the_others_train(monkeypatch):
+    """The shared backward pass cannot say whose loss raised: the members still training start
+    again alone; the one that raises gets its own `failed`, one that left before keeps its result."""
+    real = train.criterion_for
+
+    def criterion_for(loss):
+        if loss == "boom":
+            ce = real("ce")
+            return lambda logits, y: RaisesInBackward.apply(ce(logits, y))
+        return real(loss)
+
+    monkeypatch.setattr(train, "criterion_for", criterion_for)
+    options = dict(seed=0, steps=40, eval_every=40)
+    overflowing = "exp(1000*(1-yhat))*y"  # diverges, seen at the check of step 25
+    RaisesInBackward.calls = 0
+    pack = train.evaluate_pack(["ce", "boom", overflowing, "focal"], "demo", "base", **options)
+    assert RaisesInBackward.calls == 27  # 25 steps in the pack, the 26th raised; alone, it raised at once
+    alone = {loss: train.evaluate(loss, "demo", "base", **options) for loss in ("ce", overflowing, "focal")}
+    assert [e.status for e in pack] == ["ok", "failed", "diverged", "ok"]
+    assert "boom in backward" in pack[1].reason and pack[1].fitness == 0
+    assert pack[2].reason == alone[overflowing].reason == "non-finite loss or gradient by step 25"
+    for got, loss in ((pack[0], "ce"), (pack[3], "focal")):  # trained to the end, as alone
+        assert got.steps == 40 and got.fitness == alone[loss].fitness > 0.3 and got.history == alone[loss].history
