@@ -1,11 +1,11 @@
 """`symloss export`: a loss for code that does not use symloss."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from symloss import export
+from symloss.files import write_text_atomic
+from symloss.render import terminal_safe
 
 from .common import ExpressionCommand, resolve_loss
 
@@ -18,7 +18,7 @@ def export_command(loss, fmt, output):
     """Export LOSS (zoo name, expression, genome file or RUN_DIR:best[N]): torch module, python, latex, sympy, json."""
     text = export.export(resolve_loss(loss), fmt)
     if output:
-        Path(output).write_text(text)
-        click.echo(output)
+        write_text_atomic(output, text)
+        click.echo(terminal_safe(output))
     else:
         click.echo(text, nl=False)

@@ -10,8 +10,10 @@ from click.core import ParameterSource
 from symloss import executors
 from symloss.augment import TECHNIQUES
 from symloss.presets import SEARCH_PRESETS
+from symloss.render import terminal_safe
 from symloss.search import runs
 from symloss.search.elimination import ELIMINATION_PRESETS
+from symloss.store import Store, StoreError
 
 from .common import StepBar, executor_options, training_options
 
@@ -35,18 +37,61 @@ def _best_tracker(bar: StepBar, total: int, done: int = 0, best: float = 0.0):
 
 
 def print_top(rows, baseline=None) -> None:
+    """The rows as text; what comes from the store is made terminal-safe (no escape sequences)."""
+    safe = terminal_safe
     for rank, row in enumerate(rows, 1):
-        click.echo(f"{rank}. fitness {row['fitness']:.4f}  [{row['status']}]  key {row['key']}")
-        click.echo(f"   {row['expression']}")
-        click.echo(f"   $${row['latex']}$$")
+        click.echo(f"{rank}. fitness {row['fitness']:.4f}  [{safe(row['status'])}]  key {safe(row['key'])}")
+        click.echo(f"   {safe(row['expression'])}")
+        click.echo(f"   $${safe(row['latex'])}$$")
     if baseline is not None:
-        click.echo(f"CE baseline: fitness {baseline.fitness:.4f}  [{baseline.status}]")
+        click.echo(f"CE baseline: fitness {baseline.fitness:.4f}  [{safe(baseline.status)}]")
+
+
+def open_run(run_dir) -> tuple[Store, int]:
+    """The store of the evolution run in `run_dir`, read-only, every row checked, and the run's id."""
+    store = Store.open_read_only(run_dir)
+    run = store.run(runs.EVOLVE_RUN)
+    if run is None:
+        store.close()
+        raise StoreError(f"{run_dir} holds no evolution run")
+    return store, run["id"]
+
+
+_SPEC_TYPES = {"preset": str, "technique": str, "seed": int, "initial": (int, type(None)),
+               "population": (int, type(None)), "tournament": (int, type(None)),
+               "iterations": (int, type(None)), "data_root": (str, type(None)), "train_overrides": dict}
+
+
+def _check_resumable(run_dir) -> None:
+    """Before a resume writes anything: every row of the store, each stored genome, and the run's
+    configuration, read and checked (a StoreError or ConfigError, and the file left as it was)."""
+    with Store.open_read_only(run_dir, check=False) as store:
+        store.check(genomes=True)
+        run = store.run(runs.EVOLVE_RUN)
+    if run is None:
+        raise StoreError(f"{run_dir} holds no evolution run")
+    config = run["config"]
+    for name, kind in _SPEC_TYPES.items():
+        value = config.get(name)
+        if name in config and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise StoreError(f"{run_dir}: the run's configuration has {name} = {value!r:.40}, not one this version reads")
+    overrides = config.get("train_overrides", {})
+    if not all(isinstance(k, str) and isinstance(v, (int, float, str)) for k, v in overrides.items()):
+        raise StoreError(f"{run_dir}: the run's training overrides are not names and values")
+    try:
+        spec = runs.EvolveSpec(**config)
+    except TypeError as error:
+        raise StoreError(f"{run_dir}: its run configuration is not one this version reads ({error})") from None
+    spec.validate()
 
 
 def _rows(store, evaluations):
+    """The rows `top` prints: each evaluation with its stored formulas, its genome checked."""
     rows = []
     for evaluation in evaluations:
-        genome = store.genome(evaluation.key)
+        genome = store.require_genome(evaluation.key)
+        if evaluation.genome is not None:
+            store.genome_of(evaluation)
         rows.append({"key": evaluation.key, "fitness": evaluation.fitness, "status": evaluation.status,
                      "reason": evaluation.reason, "stage": evaluation.stage, "iteration": evaluation.iteration,
                      "expression": genome["expression"], "latex": genome["latex"], "genome": evaluation.genome})
@@ -88,6 +133,7 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
         _refuse_run_options_with_resume()
     with executors.running(executor) as executor:  # bad executor options fail before a run exists
         if resume_dir:
+            _check_resumable(resume_dir)
             store, run_id, spec = runs.reopen(resume_dir)
             run_dir = resume_dir
         else:
@@ -116,8 +162,8 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
 @click.option("--all", "show_all", is_flag=True, help="Every evaluated loss.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def top_command(run_dir, count, show_all, as_json):
-    """List the best losses of the run in RUN_DIR."""
-    store, run_id, _ = runs.reopen(run_dir)
+    """List the best losses of the run in RUN_DIR (read-only: the store is not changed)."""
+    store, run_id = open_run(run_dir)
     with store:
         rows = _rows(store, runs.top(store, run_id, None if show_all else count))
     if as_json:
@@ -135,6 +181,7 @@ def top_command(run_dir, count, show_all, as_json):
 def eliminate_command(run_dir, preset, overrides, executor):
     """Carry the run's best losses through the elimination protocol's stages (resumable)."""
     with executors.running(executor) as executor:  # bad executor options fail before a stage exists
+        _check_resumable(run_dir)
         store, run_id, spec = runs.reopen(run_dir)
         with store, StepBar(unit="eval") as bar:
             try:
@@ -144,9 +191,9 @@ def eliminate_command(run_dir, preset, overrides, executor):
                 raise _interrupted(store, run_id, run_dir) from None
             bar.close()
             for rank, finalist in enumerate(finalists, 1):
-                genome = store.genome(finalist.key)
+                genome = store.require_genome(finalist.key)
                 click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  "
-                           f"key {finalist.key}")
-                click.echo(f"   {genome['expression']}")
+                           f"key {terminal_safe(finalist.key)}")
+                click.echo(f"   {terminal_safe(genome['expression'])}")
             tau, count = runs.elimination_tau(store, run_id, preset)
             click.echo(f"Kendall tau, search fitness vs the large model's (large-1), over {count} losses: {tau:.3f}")

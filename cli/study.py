@@ -8,8 +8,9 @@ import click
 
 from symloss import executors
 from symloss.augment import TECHNIQUES
+from symloss.files import read_json, refuse_store, write_text_atomic
 from symloss.presets import PRESETS
-from symloss.render import plots, report, tables
+from symloss.render import plots, report, tables, terminal_safe
 from symloss.search import runs
 from symloss.store import Store
 from symloss.study import run_study, stored_study, summarise
@@ -76,9 +77,8 @@ def equations_command(losses, run_dir, count, fmt):
     """Equations of LOSSES (zoo names, expressions, genome files) and/or a run's best (Table 4)."""
     entries = [(loss.name or text, loss.latex()) for text in losses for loss in [resolve_loss(text)]]
     if run_dir:
-        with Store(run_dir) as store:
-            entries += [(f"#{rank} ({e.fitness:.4f})", store.genome(e.key)["latex"])
-                        for rank, e in enumerate(runs.top(store, None, count), 1)]
+        with Store.open_read_only(run_dir) as store:  # LaTeX rebuilt from the genomes, not the stored LaTeX
+            entries += tables.run_equations(store, runs.top(store, None, count))
     if not entries:
         raise click.UsageError("give losses or --run-dir")
     click.echo(tables.equation_table(entries, fmt), nl=False)
@@ -90,7 +90,7 @@ def equations_command(losses, run_dir, count, fmt):
 @FORMAT
 def tau_command(run_dir, top_k, fmt):
     """The correlation study of RUN_DIR as the paper's Table 3."""
-    with Store(run_dir) as store:
+    with Store.open_read_only(run_dir) as store:
         study = stored_study(store, top_k)
     if study is None:
         raise click.UsageError(f"{run_dir} holds no correlation study (run `symloss correlate --run-dir {run_dir}`)")
@@ -102,8 +102,8 @@ def tau_command(run_dir, top_k, fmt):
 @FORMAT
 def results_command(file, fmt):
     """Mean +- std from FILE ({loss: {column: [values of several seeds]}}), best of each column in bold."""
+    data = read_json(file, "results file")
     try:
-        data = json.loads(Path(file).read_text())
         summary = summarise(data)
     except (ValueError, TypeError, AttributeError) as error:
         raise click.UsageError(f"{file}: expected {{loss: {{column: [numbers]}}}} ({error})") from None
@@ -125,7 +125,7 @@ def plot_command(kind, losses, output):
         raise click.UsageError(f"plot {kind} takes one loss")
     else:
         path = (plots.surface if kind == "surface" else plots.difference)(resolved[0], output)
-    click.echo(str(path))
+    click.echo(terminal_safe(path))
 
 
 @click.command("report")
@@ -133,12 +133,13 @@ def plot_command(kind, losses, output):
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Default: RUN_DIR/report.html.")
 @click.option("--top", "count", default=10, show_default=True, type=click.IntRange(min=1))
 def report_command(run_dir, output, count):
-    """One self-contained HTML page for the run in RUN_DIR."""
-    with Store(run_dir) as store:
+    """One self-contained HTML page for the run in RUN_DIR (read-only: the store is not changed)."""
+    path = Path(output) if output else Path(run_dir) / "report.html"
+    refuse_store(path)  # before the work, not after it
+    with Store.open_read_only(run_dir) as store:
         evolve = store.run(runs.EVOLVE_RUN)
         baseline = runs.stored_baseline(store, evolve["id"]) if evolve else None
         page = report.render(store, runs.top(store, None, count), baseline, stored_study(store),
                              title=f"symloss run {Path(run_dir).name}")
-    path = Path(output) if output else Path(run_dir) / "report.html"
-    path.write_text(page)
-    click.echo(str(path))
+    write_text_atomic(path, page)
+    click.echo(terminal_safe(path))

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 
 from .. import phenotype, zoo  # noqa: E402
 from ..errors import ConfigError  # noqa: E402
+from ..files import atomic_path  # noqa: E402
 from ..loss import Loss  # noqa: E402
 from ..study.correlation import Study, best_k, clusters  # noqa: E402
 
@@ -27,10 +28,19 @@ def checked(path: str | Path) -> Path:
 
 
 def save(figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(figure)
+    """Write the figure to `path` whole or not at all (a temporary file renamed into place)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=150, bbox_inches="tight", format=path.suffix.lower()[1:])
+    finally:
+        plt.close(figure)
     return path
+
+
+def text(label: object) -> str:
+    """A name or formula shown as itself: a '$' would start matplotlib's mathtext."""
+    return str(label).replace("$", r"\$")
 
 
 def reference() -> Loss:
@@ -48,8 +58,8 @@ def binary(losses: Mapping[str, Loss], path: str | Path, with_reference: bool = 
     for name, loss in curves.items():
         curve = loss.binary_curve()
         style = "--" if name == "CE" and with_reference else "-"
-        raw.plot(p, curve, style, label=name)
-        scaled.plot(p, phenotype.normalised(curve), style, label=name)
+        raw.plot(p, curve, style, label=text(name))
+        scaled.plot(p, phenotype.normalised(curve), style, label=text(name))
     for axes, title in ((raw, "raw"), (scaled, "min-max normalised")):
         axes.set(xlabel="p (probability of the wrong class)", ylabel="loss", title=title)
     scaled.legend(fontsize="small")
@@ -59,7 +69,7 @@ def binary(losses: Mapping[str, Loss], path: str | Path, with_reference: bool = 
 def _surface_axes(figure, y, yhat, values, title: str, label: str):
     axes = figure.add_subplot(projection="3d")
     axes.plot_surface(y, yhat, values, cmap="viridis", linewidth=0, antialiased=True)
-    axes.set(xlabel="y", ylabel="ŷ", zlabel=label, title=title)
+    axes.set(xlabel="y", ylabel="ŷ", zlabel=label, title=text(title))
     return axes
 
 
@@ -96,7 +106,7 @@ def scatter(study: Study, first: str, second: str, path: str | Path, zoom: bool 
     for label in sorted(set(labels.tolist())):
         mask = labels == label
         axes.scatter(x[mask], y[mask], s=12, label=f"cluster {label}")
-    axes.set(xlabel=f"{first} accuracy", ylabel=f"{second} accuracy",
+    axes.set(xlabel=text(f"{first} accuracy"), ylabel=text(f"{second} accuracy"),
              title=f"{len(x)} losses" + (f" (best {study.top_k} of both)" if zoom else ""))
     axes.legend(fontsize="small")
     return save(figure, path)

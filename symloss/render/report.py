@@ -1,5 +1,6 @@
 """One self-contained HTML page for a run directory: its best losses, their phenotypes, and the
-correlation study when the store holds one. Pictures are inline PNGs; nothing is fetched."""
+correlation study when the store holds one. Pictures are inline PNGs; nothing is fetched. Every
+text from the store is HTML-escaped, and pictures come from the stored genomes."""
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,6 @@ import html
 import tempfile
 from pathlib import Path
 
-from ..genome import Genome
-from ..loss import Loss
 from ..store import Store
 from ..study.correlation import Study
 from . import plots, tables
@@ -36,14 +35,15 @@ def render(store: Store, top: list, baseline=None, study: Study | None = None, t
     """The report's HTML. `top`: evaluation rows, best first; `baseline`: the CE row, if any."""
     rows = []
     for rank, evaluation in enumerate(top, 1):
-        genome = store.genome(evaluation.key)
+        genome = store.require_genome(evaluation.key)
         rows.append([str(rank), f"{evaluation.fitness:.4f}", html.escape(evaluation.status),
                      f"<code>{html.escape(genome['expression'])}</code>", f"<code>{html.escape(genome['latex'])}</code>"])
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>Store: <code>{html.escape(str(store.path))}</code></p>",
              "<h2>Best losses</h2>", _table(["#", "fitness", "status", "loss", "LaTeX"], rows)]
     if baseline is not None:
-        parts.append(f"<p>Cross-entropy trained the same way: fitness {baseline.fitness:.4f} ({baseline.status}).</p>")
-    losses = [Loss.from_genome(Genome.from_dict(e.genome), name=f"#{rank}") for rank, e in enumerate(top[:5], 1)]
+        parts.append(f"<p>Cross-entropy trained the same way: fitness {baseline.fitness:.4f} "
+                     f"({html.escape(baseline.status)}).</p>")
+    losses = [store.loss(e, name=f"#{rank}") for rank, e in enumerate(top[:5], 1)]
     if losses:
         parts += ["<h2>Binary phenotypes</h2>", _image(plots.binary, plots.named(losses)),
                   "<h2>The best loss: surface and difference from cross-entropy</h2>",
