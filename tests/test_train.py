@@ -143,18 +143,24 @@ def test_a_loss_raising_in_the_shared_backward_fails_alone_and_the_others_train(
     again alone; the one that raises gets its own `failed`, one that left before keeps its result."""
     real = train.criterion_for
 
+    overflowing = "exp(1000*(1-yhat))*y"  # diverges, seen at the check of step 25
+    overflowing_calls = []
+
     def criterion_for(loss):
         if loss == "boom":
             ce = real("ce")
             return lambda logits, y: RaisesInBackward.apply(ce(logits, y))
+        if loss == overflowing:
+            criterion = real(loss)
+            return lambda logits, y: overflowing_calls.append(1) or criterion(logits, y)
         return real(loss)
 
     monkeypatch.setattr(train, "criterion_for", criterion_for)
     options = dict(seed=0, steps=40, eval_every=40)
-    overflowing = "exp(1000*(1-yhat))*y"  # diverges, seen at the check of step 25
     RaisesInBackward.calls = 0
     pack = train.evaluate_pack(["ce", "boom", overflowing, "focal"], "demo", "base", **options)
     assert RaisesInBackward.calls == 27  # 25 steps in the pack, the 26th raised; alone, it raised at once
+    assert len(overflowing_calls) == 25  # it left the pack at step 25 and was not trained again
     alone = {loss: train.evaluate(loss, "demo", "base", **options) for loss in ("ce", overflowing, "focal")}
     assert [e.status for e in pack] == ["ok", "failed", "diverged", "ok"]
     assert "boom in backward" in pack[1].reason and pack[1].fitness == 0
