@@ -14,7 +14,7 @@ def describe(loss: Loss) -> list[tuple[str, str]]:
     verdict = loss.check()
     verdict_text = (f"valid (flip={str(verdict.flip).lower()})" if verdict.valid
                     else f"invalid: {verdict.reason}")
-    rows = [("name", loss.name or "-"), ("loss", str(loss.expr)), ("latex", loss.latex()),
+    rows = [("name", loss.name or "-"), ("loss", loss.text()), ("latex", loss.latex()),
             ("key", loss.key), ("verdict", verdict_text)]
     if not loss.simplified:
         rows.append(("note", "too large or deeply nested to simplify: shown as written"))

@@ -20,7 +20,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pycode import AbstractPythonCodePrinter
 
 from .errors import ExpressionError
-from .ops import TORCH_HEADS, TORCH_NAMESPACE, PInv, PLog, SoftplusEps
+from .ops import TORCH_HEADS, TORCH_NAMESPACE, PInv, PLog, SoftplusEps, softplus_argument
 
 
 class Shifted(sp.Function):
@@ -31,18 +31,7 @@ class Shifted(sp.Function):
 
 def stable_form(expr: sp.Expr) -> sp.Expr:
     """The softplus op, PLog(|1 + exp(u)|), as SoftplusEps(u) (before differentiating too)."""
-    def softplus_argument(node):
-        inner = node.args[0]
-        if isinstance(inner, sp.Abs) and inner.args[0].is_positive:
-            inner = inner.args[0]
-        if inner.is_Add and len(inner.args) == 2 and sp.S.One in inner.args:
-            (other,) = [a for a in inner.args if a is not sp.S.One]
-            if isinstance(other, sp.exp):
-                return other.args[0]
-        return None
-
-    return expr.replace(lambda e: isinstance(e, PLog) and softplus_argument(e) is not None,
-                        lambda e: SoftplusEps(softplus_argument(e)))
+    return expr.replace(lambda e: softplus_argument(e) is not None, lambda e: SoftplusEps(softplus_argument(e)))
 
 
 def compiled_form(expr: sp.Expr) -> sp.Expr:

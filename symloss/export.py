@@ -71,7 +71,7 @@ def _header(loss: Loss) -> str:
     """The module's header; text from the loss (its name, formula, LaTeX) goes into comments only."""
     described = [("loss", loss.name or "a symbolic loss"),
                  ("origin", "a genome" if loss.genome is not None else "an expression"),
-                 ("f(y, yhat)", str(loss.expr)), ("LaTeX", loss.latex())]
+                 ("f(y, yhat)", loss.text()), ("LaTeX", loss.latex())]
     comments = "\n".join(f"# {label}: {_comment_text(text)}" for label, text in described)
     constants = "\n".join(f"{name} = {value!r}" for name, value in TORCH_NAMESPACE.items() if name != "torch")
     return HEADER.format(version=__version__, comments=comments, constants=constants)

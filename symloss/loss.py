@@ -12,7 +12,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from . import codegen, parsing, phenotype, symbolic
+from . import codegen, parsing, phenotype, printing, symbolic
 from .errors import ExpressionError
 from .genome import Genome
 from .phenotype import Verdict
@@ -62,7 +62,7 @@ class Loss:
     def to_dict(self) -> dict:
         """The saved form: the expression exactly (srepr), and the genome where there is one."""
         return {"format": SAVE_FORMAT, "name": self.name, "expression": sp.srepr(self.expr),
-                "text": str(self.expr), "latex": self.latex(), "key": self.key,
+                "text": self.text(), "latex": self.latex(), "key": self.key,
                 "genome": None if self.genome is None else self.genome.to_dict(),
                 "label_smoothing": self.label_smoothing, "simplified": self.simplified}
 
@@ -105,15 +105,20 @@ class Loss:
         """Canonical key: losses with equal simplified expressions share it."""
         return symbolic.canonical_key(self.expr)
 
-    def latex(self) -> str:
-        return sp.latex(self.expr)
+    def latex(self, explicit_eps: bool = False) -> str:
+        """The elementwise term in LaTeX, constants rounded (eps shown where it protects with explicit_eps)."""
+        return printing.latex(self.expr, explicit_eps)
+
+    def text(self) -> str:
+        """The elementwise term as text, in the operations' names; Loss.parse reads it back."""
+        return printing.text(self.expr)
 
     def __str__(self) -> str:
-        return str(self.expr)
+        return self.text()
 
     def __repr__(self) -> str:
         label = f"{self.name}: " if self.name else ""
-        return f"Loss({label}{self.expr})"
+        return f"Loss({label}{self.text()})"
 
     # ---- torch -------------------------------------------------------------------------
     @cached_property

@@ -29,15 +29,14 @@ TORCH_NAMESPACE = {"torch": torch, "EPS": EPS, "LN10": LN10, "LOG1P_EPS": LOG1P_
 class Primitive(sp.Function):
     """A one-argument SymPy function that SymPy treats as opaque.
 
-    Subclasses give `numeric` (its value at a float), `latex_form` (a template over
-    ``$a``) and `parity` (1 even, -1 odd, 0 neither). A numeric argument evaluates to a
-    Float at once, so constant-only subexpressions fold exactly as torch computes them.
+    Subclasses give `numeric` (its value at a float) and `parity` (1 even, -1 odd, 0
+    neither). A numeric argument evaluates to a Float at once, so constant-only
+    subexpressions fold exactly as torch computes them.
     """
 
     nargs = 1
     parity = 0
     positive = False
-    latex_form = ""
 
     @staticmethod
     def numeric(u: float) -> float:  # pragma: no cover - every subclass overrides it
@@ -61,15 +60,10 @@ class Primitive(sp.Function):
     def _eval_is_positive(self):
         return True if self.positive and self.args[0].is_real else None
 
-    def _latex(self, printer, exp=None):
-        body = Template(self.latex_form).substitute(a=printer._print(self.args[0]))
-        return body if exp is None else rf"\left({body}\right)^{{{exp}}}"
-
 
 class PLog(Primitive):
     """ln(u + eps); the ops apply it to |x|, so its argument is never negative."""
 
-    latex_form = r"\log\left($a\right)"
 
     def explicit(self, eps: sp.Expr) -> sp.Expr:
         """The same value with eps as an explicit term: ln(u + eps)."""
@@ -86,7 +80,6 @@ class PLog(Primitive):
 class PInv(Primitive):
     """1 / (u + eps), the protected reciprocal."""
 
-    latex_form = r"\frac{1}{$a}"
 
     def explicit(self, eps: sp.Expr) -> sp.Expr:
         """The same value with eps as an explicit term: 1 / (u + eps)."""
@@ -115,7 +108,6 @@ class SoftplusEps(Primitive):
 
 
 class Sigmoid(Primitive):
-    latex_form = r"\sigma\left($a\right)"
     positive = True
 
     @staticmethod
@@ -127,7 +119,6 @@ class Sigmoid(Primitive):
 
 
 class BesselI0(Primitive):
-    latex_form = r"I_{0}\left($a\right)"
     parity = 1
     positive = True
     numeric = staticmethod(lambda u: float(scipy.special.i0(u)))
@@ -137,7 +128,6 @@ class BesselI0(Primitive):
 
 
 class BesselI0e(Primitive):
-    latex_form = r"e^{-\left|$a\right|} I_{0}\left($a\right)"
     parity = 1
     positive = True
     numeric = staticmethod(lambda u: float(scipy.special.i0e(u)))
@@ -148,13 +138,11 @@ class BesselI0e(Primitive):
 
 
 class BesselI1(Primitive):
-    latex_form = r"I_{1}\left($a\right)"
     parity = -1
     numeric = staticmethod(lambda u: float(scipy.special.i1(u)))
 
 
 class BesselI1e(Primitive):
-    latex_form = r"e^{-\left|$a\right|} I_{1}\left($a\right)"
     parity = -1
     numeric = staticmethod(lambda u: float(scipy.special.i1e(u)))
 
@@ -168,16 +156,13 @@ class Op:
     arity: int
     sympy: Callable[..., sp.Expr]  # operand expressions -> SymPy expression
     torch: str  # protected torch form, a template over $a, $b
-    latex: str  # LaTeX form, a template over $a, $b
+    latex: str | None = None  # how printers show the op by name (a template over $a); None: SymPy's form
     head: type | None = None  # the SymPy function that is exactly this op, if any
 
     def torch_source(self, *operands: str) -> str:
         """The torch form applied to operand source strings (each parenthesised)."""
         names = dict(zip("ab", (f"({o})" for o in operands)))
         return Template(self.torch).substitute(names)
-
-    def latex_source(self, *operands: str) -> str:
-        return Template(self.latex).substitute(dict(zip("ab", operands)))
 
     @cached_property
     def fn(self) -> Callable[..., torch.Tensor]:
@@ -187,63 +172,56 @@ class Op:
         return eval(source, dict(TORCH_NAMESPACE))  # noqa: S307 - our own table
 
 
-def _unary(name, index, sympy, torch, latex, head=None):
+def _unary(name, index, sympy, torch, latex=None, head=None):
     return Op(name, index, 1, sympy, torch, latex, head)
 
 
-def _binary(name, index, sympy, torch, latex):
-    return Op(name, index, 2, sympy, torch, latex)
+def _binary(name, index, sympy, torch):
+    return Op(name, index, 2, sympy, torch)
 
 
 UNARY = (
-    _unary("neg", 0, lambda a: -a, "-$a", r"-$a"),
-    _unary("ln", 1, lambda a: PLog(sp.Abs(a)), "torch.log(torch.abs($a) + EPS)", r"\ln\left|$a\right|"),
+    _unary("neg", 0, lambda a: -a, "-$a"),
+    _unary("ln", 1, lambda a: PLog(sp.Abs(a)), "torch.log(torch.abs($a) + EPS)", r"\log\left($a\right)"),
     _unary("log10", 2, lambda a: PLog(sp.Abs(a)) / sp.log(10),
-           "torch.log(torch.abs($a) + EPS) / LN10", r"\log_{10}\left|$a\right|"),
-    _unary("exp", 3, sp.exp, "torch.exp($a)", r"e^{$a}", sp.exp),
-    _unary("abs", 4, sp.Abs, "torch.abs($a)", r"\left|$a\right|", sp.Abs),
+           "torch.log(torch.abs($a) + EPS) / LN10", r"\log_{10}\left($a\right)"),
+    _unary("exp", 3, sp.exp, "torch.exp($a)", head=sp.exp),
+    _unary("abs", 4, sp.Abs, "torch.abs($a)", head=sp.Abs),
     _unary("sigmoid", 5, Sigmoid, "torch.sigmoid($a)", r"\sigma\left($a\right)", Sigmoid),
-    _unary("inv_1p_abs", 6, lambda a: 1 / (1 + sp.Abs(a)), "1 / (1 + torch.abs($a))",
-           r"\frac{1}{1 + \left|$a\right|}"),
+    _unary("inv_1p_abs", 6, lambda a: 1 / (1 + sp.Abs(a)), "1 / (1 + torch.abs($a))"),
     _unary("softplus", 7, lambda a: PLog(sp.Abs(1 + sp.exp(a))),
-           "(LOG1P_EPS + torch.nn.functional.softplus($a - LOG1P_EPS))", r"\ln\left(1 + e^{$a}\right)"),
-    _unary("erf", 8, sp.erf, "torch.special.erf($a)", r"\operatorname{erf}\left($a\right)", sp.erf),
-    _unary("erfc", 9, sp.erfc, "torch.special.erfc($a)", r"\operatorname{erfc}\left($a\right)", sp.erfc),
-    _unary("sin", 10, sp.sin, "torch.sin($a)", r"\sin\left($a\right)", sp.sin),
-    _unary("sinh", 11, sp.sinh, "torch.sinh($a)", r"\sinh\left($a\right)", sp.sinh),
-    _unary("asinh", 12, sp.asinh, "torch.asinh($a)", r"\operatorname{arsinh}\left($a\right)", sp.asinh),
-    _unary("tanh", 13, sp.tanh, "torch.tanh($a)", r"\tanh\left($a\right)", sp.tanh),
-    _unary("atan", 14, sp.atan, "torch.atan($a)", r"\arctan\left($a\right)", sp.atan),
-    _unary("reciprocal", 15, PInv, "1 / ($a + EPS)", r"\frac{1}{$a}"),
+           "(LOG1P_EPS + torch.nn.functional.softplus($a - LOG1P_EPS))", r"\log\left(1 + e^{$a}\right)"),
+    _unary("erf", 8, sp.erf, "torch.special.erf($a)", head=sp.erf),
+    _unary("erfc", 9, sp.erfc, "torch.special.erfc($a)", head=sp.erfc),
+    _unary("sin", 10, sp.sin, "torch.sin($a)", head=sp.sin),
+    _unary("sinh", 11, sp.sinh, "torch.sinh($a)", head=sp.sinh),
+    _unary("asinh", 12, sp.asinh, "torch.asinh($a)", head=sp.asinh),
+    _unary("tanh", 13, sp.tanh, "torch.tanh($a)", head=sp.tanh),
+    _unary("atan", 14, sp.atan, "torch.atan($a)", head=sp.atan),
+    _unary("reciprocal", 15, PInv, "1 / ($a + EPS)"),
     _unary("bessel_i0", 16, BesselI0, "torch.special.i0($a)", r"I_{0}\left($a\right)", BesselI0),
-    _unary("bessel_i0e", 17, BesselI0e, "torch.special.i0e($a)",
-           r"e^{-\left|$a\right|} I_{0}\left($a\right)", BesselI0e),
+    _unary("bessel_i0e", 17, BesselI0e, "torch.special.i0e($a)", r"e^{-\left|$a\right|} I_{0}\left($a\right)",
+           BesselI0e),
     _unary("bessel_i1", 18, BesselI1, "torch.special.i1($a)", r"I_{1}\left($a\right)", BesselI1),
-    _unary("bessel_i1e", 19, BesselI1e, "torch.special.i1e($a)",
-           r"e^{-\left|$a\right|} I_{1}\left($a\right)", BesselI1e),
-    _unary("max0", 20, lambda a: sp.Max(a, 0), "torch.clamp($a, min=0)", r"\max\left($a, 0\right)"),
-    _unary("min0", 21, lambda a: sp.Min(a, 0), "torch.clamp($a, max=0)", r"\min\left($a, 0\right)"),
-    _unary("square", 22, lambda a: a**2, "torch.square($a)", r"\left($a\right)^{2}"),
-    _unary("sqrt_abs", 23, lambda a: sp.sqrt(sp.Abs(a)), "torch.sqrt(torch.abs($a))",
-           r"\sqrt{\left|$a\right|}"),
-    _unary("softsign", 24, lambda a: a / (1 + sp.Abs(a)), "$a / (1 + torch.abs($a))",
-           r"\frac{$a}{1 + \left|$a\right|}"),
-    _unary("tanh_deriv", 25, lambda a: 1 - sp.tanh(a) ** 2, "1 - torch.tanh($a) ** 2",
-           r"1 - \tanh^{2}\left($a\right)"),
-    _unary("sigmoid_deriv", 26, lambda a: Sigmoid(a) * (1 - Sigmoid(a)),
-           "torch.sigmoid($a) * (1 - torch.sigmoid($a))",
-           r"\sigma\left($a\right)\left(1 - \sigma\left($a\right)\right)"),
+    _unary("bessel_i1e", 19, BesselI1e, "torch.special.i1e($a)", r"e^{-\left|$a\right|} I_{1}\left($a\right)",
+           BesselI1e),
+    _unary("max0", 20, lambda a: sp.Max(a, 0), "torch.clamp($a, min=0)"),
+    _unary("min0", 21, lambda a: sp.Min(a, 0), "torch.clamp($a, max=0)"),
+    _unary("square", 22, lambda a: a**2, "torch.square($a)"),
+    _unary("sqrt_abs", 23, lambda a: sp.sqrt(sp.Abs(a)), "torch.sqrt(torch.abs($a))"),
+    _unary("softsign", 24, lambda a: a / (1 + sp.Abs(a)), "$a / (1 + torch.abs($a))"),
+    _unary("tanh_deriv", 25, lambda a: 1 - sp.tanh(a) ** 2, "1 - torch.tanh($a) ** 2"),
+    _unary("sigmoid_deriv", 26, lambda a: Sigmoid(a) * (1 - Sigmoid(a)), "torch.sigmoid($a) * (1 - torch.sigmoid($a))"),
 )
 
 BINARY = (
-    _binary("add", 0, lambda a, b: a + b, "$a + $b", r"$a + $b"),
-    _binary("sub", 1, lambda a, b: a - b, "$a - $b", r"$a - $b"),
-    _binary("mul", 2, lambda a, b: a * b, "$a * $b", r"$a \cdot $b"),
-    _binary("max", 3, sp.Max, "torch.maximum($a, $b)", r"\max\left($a, $b\right)"),
-    _binary("min", 4, sp.Min, "torch.minimum($a, $b)", r"\min\left($a, $b\right)"),
-    _binary("div", 5, lambda a, b: a * PInv(b), "$a / ($b + EPS)", r"\frac{$a}{$b}"),
-    _binary("div_sqrt1p", 6, lambda a, b: a / sp.sqrt(1 + b**2), "$a / torch.sqrt(1 + $b ** 2)",
-            r"\frac{$a}{\sqrt{1 + \left($b\right)^{2}}}"),
+    _binary("add", 0, lambda a, b: a + b, "$a + $b"),
+    _binary("sub", 1, lambda a, b: a - b, "$a - $b"),
+    _binary("mul", 2, lambda a, b: a * b, "$a * $b"),
+    _binary("max", 3, sp.Max, "torch.maximum($a, $b)"),
+    _binary("min", 4, sp.Min, "torch.minimum($a, $b)"),
+    _binary("div", 5, lambda a, b: a * PInv(b), "$a / ($b + EPS)"),
+    _binary("div_sqrt1p", 6, lambda a, b: a / sp.sqrt(1 + b**2), "$a / torch.sqrt(1 + $b ** 2)"),
 )
 
 OPS: dict[str, Op] = {op.name: op for op in UNARY + BINARY}
@@ -260,3 +238,16 @@ TORCH_HEADS: dict[type, str] = {
 # Every SymPy function a loss may hold and symloss compiles (Max and Min aside).
 COMPILABLE_FUNCTIONS: tuple[type, ...] = (*TORCH_HEADS, PLog, PInv, sp.Heaviside)
 
+
+def softplus_argument(node: sp.Basic) -> sp.Expr | None:
+    """u when node is the softplus op's form PLog(|1 + exp(u)|) (the |.| dropped by SymPy or not)."""
+    if not isinstance(node, PLog):
+        return None
+    inner = node.args[0]
+    if isinstance(inner, sp.Abs) and inner.args[0].is_positive:
+        inner = inner.args[0]
+    if inner.is_Add and len(inner.args) == 2 and sp.S.One in inner.args:
+        (other,) = [a for a in inner.args if a is not sp.S.One]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None

@@ -3,7 +3,7 @@
 Two readers, both over Python's `ast` and building the SymPy objects themselves:
 
 - `parse_expression`: a loss typed by a user, ``"-y*log(yhat)"``: numbers, y and yhat,
-  + - * / ** and calls of the operations by name (log and division take the protected forms);
+  + - * / ** and calls of the operations by name (log and / take the protected forms, ** is exact);
 - `parse_srepr`: an expression saved with `sympy.srepr` (saved losses, exported ``sympy``
   files): SymPy class names with literal arguments only.
 
@@ -48,12 +48,13 @@ def _protected_log(a: sp.Expr) -> sp.Expr:
 
 
 # name -> (arity, builder): the operations by name, the usual spellings of some, and the
-# SymPy functions symloss compiles by class name (so printed forms read back).
-FUNCTIONS: dict[str, tuple[int, Callable[..., sp.Expr]]] = {
+# SymPy functions symloss compiles by class name (so printed forms read back); arity None
+# takes two or more arguments.
+FUNCTIONS: dict[str, tuple[int | None, Callable[..., sp.Expr]]] = {
     **{cls.__name__: (1, cls) for cls in COMPILABLE_FUNCTIONS},
     **{name: (op.arity, op.sympy) for name, op in OPS.items()},
-    "log": (1, _protected_log), "Abs": (1, sp.Abs), "sqrt": (1, sp.sqrt),
-    "Max": (2, sp.Max), "Min": (2, sp.Min),
+    "log": (1, _protected_log), "exact_log": (1, sp.log), "Abs": (1, sp.Abs), "sqrt": (1, sp.sqrt),
+    "Max": (None, sp.Max), "Min": (None, sp.Min),
 }
 
 
@@ -140,21 +141,23 @@ def checked(value: sp.Expr) -> sp.Expr:
     return value
 
 
-def _power(base: sp.Expr, exponent: sp.Expr, protect: bool) -> sp.Expr:
-    """base**exponent with a bounded numeric exponent; a negative one is protected when asked."""
-    if exponent.is_number:
-        if not exponent.is_real or abs(float(exponent)) > MAX_EXPONENT:
-            raise ExpressionError(f"exponents are limited to [-{MAX_EXPONENT}, {MAX_EXPONENT}], "
-                                  f"not {_shown(str(exponent))}")
-        if protect and exponent.is_negative and not (base.is_number and base.is_nonzero):
-            return PInv(checked(base ** -exponent))
+def _is_product(node: ast.AST) -> bool:
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div))) or \
+        (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub))
+
+
+def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    """base**exponent (exact: only / is protected), with a bounded numeric exponent."""
+    if exponent.is_number and (not exponent.is_real or abs(float(exponent)) > MAX_EXPONENT):
+        raise ExpressionError(f"exponents are limited to [-{MAX_EXPONENT}, {MAX_EXPONENT}], "
+                              f"not {_shown(str(exponent))}")
     return checked(base ** exponent)
 
 
 class _ExpressionBuilder:
     """Builds a user's expression from its syntax tree, node kind by node kind."""
 
-    BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b}
+    BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b}
 
     def __init__(self, text: str):
         self.text = text
@@ -163,11 +166,12 @@ class _ExpressionBuilder:
         raise ExpressionError(f"cannot parse {_shown(self.text)}: {message}")
 
     def build(self, node: ast.AST) -> sp.Expr:
+        if _is_product(node):
+            return checked(sp.Mul(*self.factors(node)))
         if isinstance(node, ast.BinOp):
             return self.binary(node)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            operand = self.build(node.operand)
-            return checked(-operand) if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            return self.build(node.operand)
         if isinstance(node, ast.Constant):
             return self.number(node.value)
         if isinstance(node, ast.Name):
@@ -177,14 +181,25 @@ class _ExpressionBuilder:
         return self.fail(f"{type(node).__name__} is not allowed (numbers, y, yhat, + - * / ** and "
                          f"operations by name only)")
 
+    def factors(self, node: ast.AST) -> list[sp.Expr]:
+        """The factors of a chain of *, / and unary minus, multiplied at once as SymPy's printers
+        wrote them (-(a + b)*c stays a product instead of distributing the sign)."""
+        if isinstance(node, ast.UnaryOp):
+            return [sp.S.NegativeOne, *self.factors(node.operand)]
+        if not isinstance(node, ast.BinOp) or not isinstance(node.op, (ast.Mult, ast.Div)):
+            return [self.build(node)]
+        left = self.factors(node.left)
+        if isinstance(node.op, ast.Mult):
+            return left + self.factors(node.right)
+        denominator = self.build(node.right)
+        if denominator.is_number and denominator.is_nonzero:
+            return left + [checked(1 / denominator)]
+        return left + [PInv(denominator)]
+
     def binary(self, node: ast.BinOp) -> sp.Expr:
         left, right = self.build(node.left), self.build(node.right)
         if isinstance(node.op, ast.Pow):
-            return _power(left, right, protect=True)
-        if isinstance(node.op, ast.Div):
-            if right.is_number and right.is_nonzero:
-                return checked(left / right)
-            return checked(left * PInv(right))
+            return _power(left, right)
         operation = self.BINARY.get(type(node.op))
         if operation is None:
             return self.fail(f"the operator {type(node.op).__name__} is not allowed")
@@ -215,8 +230,9 @@ class _ExpressionBuilder:
         if node.keywords:
             return self.fail(f"{node.func.id} takes no keyword arguments")
         arity, build = FUNCTIONS[node.func.id]
-        if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
-            return self.fail(f"{node.func.id} takes {arity} argument(s), got {len(node.args)}")
+        count = len(node.args)
+        if (count != arity if arity else count < 2) or any(isinstance(a, ast.Starred) for a in node.args):
+            return self.fail(f"{node.func.id} takes {arity or 'two or more'} argument(s), got {count}")
         return checked(build(*(self.build(a) for a in node.args)))
 
 
@@ -249,7 +265,7 @@ class _SreprBuilder:
             return self.fail(f"{name} takes no keyword arguments here")
         arguments = [self.build(a) for a in node.args]
         if name == "Pow" and len(arguments) == 2:
-            return _power(*arguments, protect=False)
+            return _power(*arguments)
         function = SREPR_FUNCTIONS.get(name)
         if function is None:
             return self.fail(f"{name!r} is not a class symloss reads")

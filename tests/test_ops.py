@@ -56,10 +56,9 @@ def test_every_op_compiles_backpropagates_and_prints(name):
     torch.testing.assert_close(values.detach(), expected, rtol=1e-9, atol=1e-9)
     values.sum().backward()
     assert torch.isfinite(yhat.grad).all()
-    latex = loss.latex()
-    assert latex and "PLog" not in latex and "PInv" not in latex
-    template = ops.OPS[name].latex_source(*"ab"[: ops.OPS[name].arity])
-    assert "$" not in template
+    primitives = ("PLog", "PInv", "Sigmoid", "Bessel", "SoftplusEps", "Protected", "$")
+    for shown in (loss.latex(), loss.latex(explicit_eps=True), loss.text()):
+        assert shown and not any(p in shown for p in primitives), shown
 
 
 def test_protected_forms_keep_eps_after_simplification():

@@ -36,7 +36,7 @@ class Candidate:
     def save(self, store: Store) -> None:
         """Record the genome, its formula, LaTeX and phenotype (once per key)."""
         if store.genome(self.key) is None:
-            store.add_genome(self.key, self.genome.to_dict(), str(self.loss.expr), self.loss.latex(), self.phenotype)
+            store.add_genome(self.key, self.genome.to_dict(), self.loss.text(), self.loss.latex(), self.phenotype)
 
 
 @dataclass(frozen=True)
