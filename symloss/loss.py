@@ -12,7 +12,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from . import codegen, parsing, phenotype, printing, symbolic
+from . import codegen, files, parsing, phenotype, printing, symbolic
 from .errors import ExpressionError
 from .genome import Genome
 from .phenotype import Verdict
@@ -21,6 +21,7 @@ PerSample = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SAVE_FORMAT = "symloss.loss/1"
 INPUT_BUDGET_S = 10.0  # hang guard for reading, simplifying and compiling a user's expression or file
 GENOME_BUDGET_S = 60.0  # the same for a genome (the slowest seen takes about 2 s)
+MAX_FILE_BYTES = 1 << 20  # a saved loss or a genome file is a few kilobytes
 MAX_NAME = 255  # characters of a loss's name (a file name's length)
 
 
@@ -88,16 +89,12 @@ class Loss:
 
     def save(self, path: str | Path) -> Path:
         """Write the loss as JSON; `Loss.load(path)` reads it back with the same key and values."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        return path
+        return files.write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "Loss":
         """A loss saved with `save` (see `symloss.references.load_file` for genome files too)."""
-        from .references import MAX_FILE_BYTES, read_json
-
-        return cls.from_dict(read_json(Path(path), MAX_FILE_BYTES))
+        return cls.from_dict(files.read_json(path, "loss file", ExpressionError, MAX_FILE_BYTES))
 
     # ---- views -----------------------------------------------------------------------
     @cached_property

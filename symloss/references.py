@@ -10,16 +10,15 @@ as a file only when it does not parse, so a file called `yhat` never hides the e
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from . import zoo
 from .errors import ExpressionError, GenomeError
+from .files import read_json
 from .genome import Genome
-from .loss import SAVE_FORMAT, Loss
+from .loss import MAX_FILE_BYTES, SAVE_FORMAT, Loss
 
-MAX_FILE_BYTES = 1 << 20  # a saved loss or a genome is a few kilobytes
 RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>[1-9]\d*)?$")
 
 
@@ -44,7 +43,7 @@ def resolve(text: str) -> Loss:
 def load_file(path: str | Path) -> Loss:
     """A saved loss (Loss.save) or a genome in the exchange format, read by a whitelist."""
     path = Path(path)
-    document = read_json(path, MAX_FILE_BYTES)
+    document = read_json(path, "loss file", ExpressionError, MAX_FILE_BYTES)
     if isinstance(document, dict) and document.get("format") == SAVE_FORMAT:
         return Loss.from_dict(document)
     try:
@@ -55,34 +54,15 @@ def load_file(path: str | Path) -> Loss:
 
 
 def best_of_run(run_dir: str | Path, rank: int = 1) -> Loss:
-    """The rank-th best searched loss of a run directory."""
+    """The rank-th best searched loss of a run directory (read-only: the store is checked, not changed)."""
     from .search import runs
     from .store import Store, StoreError
 
-    with Store(run_dir) as store:
+    with Store.open_read_only(run_dir) as store:
         best = runs.top(store, None, rank)
-    if len(best) < rank:
-        raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
-    return Loss.from_genome(Genome.from_dict(best[rank - 1].genome), name=f"{Path(run_dir).name}:best{rank}")
-
-
-def read_json(path: Path, max_bytes: int):
-    """A JSON document of at most max_bytes, UTF-8; any failure is one ExpressionError."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as error:
-        raise ExpressionError(f"cannot read {path}: {error.strerror or error}") from None
-    if len(data) > max_bytes:
-        raise ExpressionError(f"{path} is larger than {max_bytes} bytes: not a loss file")
-    try:
-        return json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ExpressionError(f"{path} is not UTF-8 text") from None
-    except RecursionError:
-        raise ExpressionError(f"{path} nests JSON too deeply") from None
-    except ValueError as error:
-        raise ExpressionError(f"{path} is not JSON ({error})") from None
+        if len(best) < rank:
+            raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
+        return store.loss(best[rank - 1], name=f"{Path(run_dir).name}:best{rank}")
 
 
 def _exists(text: str, test) -> bool:
