@@ -1,8 +1,9 @@
 """Benchmark of the torch side: forward+backward cost of Loss.module() against cross_entropy.
 
-For batch B=128 and C=10 and C=100 classes, on the CPU and, when available, on CUDA, times
-one step `loss = fn(logits, target); loss.backward()` (then `logits.grad = None`), with
-logits = torch.randn(B, C, requires_grad=True) and target = class indices (B,), for
+For batch B=128 and C = 10, 100 and 1000 classes, on the CPU and, when available, on CUDA,
+times one step `loss = fn(logits, target); loss.backward()` (then `logits.grad = None`), with
+logits = torch.randn(B, C, requires_grad=True) and two kinds of target: class indices (B,)
+and soft targets (B, C) (each row a mix of two classes, 0.7/0.3, as mixup makes), for
 
 - torch.nn.functional.cross_entropy (the baseline),
 - the module of the CE genome (symloss.zoo.ce_genome() -> symloss.Loss.from_genome),
@@ -33,14 +34,23 @@ import symloss
 from common import machine, random_losses
 
 BATCH = 128
-CLASSES = (10, 100)
+CLASSES = (10, 100, 1000)
+TARGETS = ("index", "soft")
 
 
-def time_us(fn, classes: int, device: str, warmup: int, blocks: int, iters: int) -> float:
+def make_target(kind: str, classes: int, generator: torch.Generator) -> torch.Tensor:
+    first = torch.randint(0, classes, (BATCH,), generator=generator)
+    if kind == "index":
+        return first
+    second = (first + torch.randint(1, classes, (BATCH,), generator=generator)) % classes
+    return 0.7 * F.one_hot(first, classes).float() + 0.3 * F.one_hot(second, classes).float()
+
+
+def time_us(fn, classes: int, kind: str, device: str, warmup: int, blocks: int, iters: int) -> float:
     """Smallest block mean of one forward+backward step, in microseconds."""
     generator = torch.Generator().manual_seed(0)
     logits = torch.randn(BATCH, classes, generator=generator).to(device).requires_grad_()
-    target = torch.randint(0, classes, (BATCH,), generator=generator).to(device)
+    target = make_target(kind, classes, generator).to(device)
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step():
@@ -84,27 +94,31 @@ def main() -> None:
     results = {}
     for device in devices:
         for classes in CLASSES:
-            before = time_us(F.cross_entropy, classes, device, **timing)
-            ce_us = time_us(ce, classes, device, **timing)
-            random_us = np.array([time_us(m, classes, device, **timing) for m in randoms])
-            base = min(before, time_us(F.cross_entropy, classes, device, **timing))
-            ratios = random_us / base
-            results[f"{device}/C={classes}"] = {
-                "cross_entropy_us": round(base, 2),
-                "ce_genome_us": round(ce_us, 2),
-                "ce_genome_ratio": round(ce_us / base, 3),
-                "random_us_median": round(float(np.median(random_us)), 2),
-                "random_ratio_median": round(float(np.median(ratios)), 3),
-                "random_ratio_p90": round(float(np.percentile(ratios, 90)), 3),
-                "random_ratio_max": round(float(ratios.max()), 3),
-            }
+            for kind in TARGETS:
+                measure = lambda fn: time_us(fn, classes, kind, device, **timing)  # noqa: E731
+                before = measure(F.cross_entropy)
+                ce_us = measure(ce)
+                random_us = np.array([measure(m) for m in randoms])
+                base = min(before, measure(F.cross_entropy))
+                ratios = random_us / base
+                results[f"{device}/C={classes}/{kind}"] = {
+                    "cross_entropy_us": round(base, 2),
+                    "ce_genome_us": round(ce_us, 2),
+                    "ce_genome_ratio": round(ce_us / base, 3),
+                    "random_us_median": round(float(np.median(random_us)), 2),
+                    "random_ratio_median": round(float(np.median(ratios)), 3),
+                    "random_ratio_p90": round(float(np.percentile(ratios, 90)), 3),
+                    "random_ratio_max": round(float(ratios.max()), 3),
+                }
 
     print(json.dumps({
         "benchmark": "loss_overhead",
         "batch": BATCH,
         "genomes": len(randoms),
         "fused": {"ce_genome": ce.with_gradient is not None,  # module() default: fused autograd node
-                  "random_genomes": sum(m.with_gradient is not None for m in randoms)},
+                  "random_genomes": sum(m.with_gradient is not None for m in randoms),
+                  "random_genomes_at_class_indices": sum(getattr(m, "at_class_indices", None) is not None
+                                                         for m in randoms)},
         "seed": args.seed,
         "timing": timing,
         "results": results,

@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from symloss import Genome, Loss, references
+from symloss import Loss, references
 from symloss.executors import KINDS, ExecutorSpec
 from symloss.presets import PRECISIONS
-from symloss.search import runs
-from symloss.store import Store, StoreError
 
 
 class ExpressionCommand(click.Command):
@@ -67,15 +64,6 @@ def training_options(steps_help: str):
 def resolve_loss(text: str) -> Loss:
     """A loss from a zoo name, RUN_DIR:best[N], a genome or saved-loss JSON file, or an expression."""
     return references.resolve(text)
-
-
-def best_of_run(run_dir: str, rank: int) -> Loss:
-    """The rank-th best searched loss of a run directory (read-only: the store is checked, not changed)."""
-    with Store.open_read_only(run_dir) as store:
-        best = runs.top(store, None, rank)
-        if len(best) < rank:
-            raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
-        return store.loss(best[rank - 1], name=f"{Path(run_dir).name}:best{rank}")
 
 
 class StepBar:

@@ -8,6 +8,5 @@ from symloss.search import runs
 args = options(__doc__, "table4.tex")
 store, run_id = evolution_store(args.run_dir)
 with store:
-    entries = [(f"L{rank} ({e.fitness:.4f})", store.genome(e.key)["latex"])
-               for rank, e in enumerate(runs.top(store, run_id, 5), 1)]
+    entries = tables.run_equations(store, runs.top(store, run_id, 5), label=lambda rank, e: f"L{rank} ({e.fitness:.4f})")
 write(tables.equation_table(entries, "latex"), args.out)

@@ -143,15 +143,25 @@ class Loss:
         except ExpressionError:
             return None
 
+    @cached_property
+    def _at_class_indices(self) -> "_IndexTerms | None":
+        """The loss specialised to one-hot targets (None when a derivative has no torch form)."""
+        try:
+            return _IndexTerms(codegen.stable_form(self.expr))
+        except ExpressionError:
+            return None
+
     def module(self, label_smoothing: float | None = None, fused: bool = True) -> "LossModule":
         """A drop-in criterion: forward(logits, target) -> mean loss.
 
         `fused` computes softmax, the loss and its symbolic gradient in one autograd node
-        (faster; first derivatives only); it falls back to autograd through the term
-        when the derivative has no torch form or the targets require a gradient.
+        (faster; first derivatives only), specialised to class-index targets where there is
+        no label smoothing; it falls back to autograd through the term when a derivative
+        has no torch form or the targets require a gradient.
         """
         smoothing = self.label_smoothing if label_smoothing is None else label_smoothing
-        return LossModule(self._term, self._with_gradient if fused else None, smoothing, repr(self))
+        return LossModule(self._term, self._with_gradient if fused else None, smoothing, repr(self),
+                          self._at_class_indices if fused else None)
 
     # ---- phenotype and validity -----------------------------------------------------
     def binary_curve(self) -> np.ndarray:
@@ -183,14 +193,58 @@ class _SoftmaxLoss(torch.autograd.Function):
         return grad_logits.mul_(grad_output * ctx.scale), None, None
 
 
+class _IndexTerms:
+    """A loss at one-hot targets: with f0(p) = f(0, p) and d(p) = f(1, p) - f(0, p), the loss of a
+    sample of class t is sum_j f0(p_j) + d(p_t). SymPy finds f0 and d once; where f0 is 0 (cross-
+    entropy, focal, every y*g(yhat)) only the target column is computed, and the gradient through
+    the softmax has the closed form d'(p_t) p_t (onehot - p)."""
+
+    def __init__(self, expr: sp.Expr):
+        f0, f1 = expr.subs(symbolic.Y, 0), expr.subs(symbolic.Y, 1)
+        at_target = f1 - f0
+        self.at_target = codegen.CompiledTerm(at_target, sp.diff(at_target, symbolic.YHAT))
+        self.elsewhere = None if f0 == 0 else codegen.CompiledTerm(f0, sp.diff(f0, symbolic.YHAT))
+
+
+class _IndexSoftmaxLoss(torch.autograd.Function):
+    """mean_b [sum_j f0(p_j) + d(p_t)] for p = softmax(z), t the target index; backward in closed form."""
+
+    @staticmethod
+    def forward(ctx, logits, target, terms: _IndexTerms):
+        p = torch.softmax(logits, dim=-1)
+        index = target.long().unsqueeze(-1)
+        p_t = p.gather(-1, index)
+        (value, value_coefficient), (slope, slope_coefficient) = terms.at_target.factored(p_t, p_t)
+        loss = value.mean() * value_coefficient
+        slope = slope * (slope_coefficient / p.shape[0])
+        if terms.elsewhere is None:
+            ctx.save_for_backward(p, index, slope * p_t)
+            return loss
+        (rest, rest_coefficient), (rest_slope, rest_slope_coefficient) = terms.elsewhere.factored(p, p)
+        gradient = (rest_slope * (rest_slope_coefficient / p.shape[0])).scatter_add(-1, index, slope)
+        ctx.save_for_backward(p, None, gradient)
+        return loss + rest.mean() * (rest_coefficient * p.shape[-1])
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        p, index, gradient = ctx.saved_tensors
+        if index is None:  # dL/dz = p * (g - sum_j p_j g_j)
+            g_p = gradient * p
+            grad_logits = torch.addcmul(g_p, p, g_p.sum(dim=-1, keepdim=True), value=-1)
+        else:  # dL/dz = s * (onehot - p), s = d'(p_t) p_t
+            grad_logits = (p * -gradient).scatter_add_(-1, index, gradient)
+        return grad_logits.mul_(grad_output), None, None
+
+
 class LossModule(nn.Module):
     """torch.nn.Module wrapper: yhat = softmax(logits); targets are indices or probabilities."""
 
     def __init__(self, term: codegen.CompiledTerm, with_gradient: codegen.CompiledTerm | None = None,
-                 label_smoothing: float = 0.0, description: str = ""):
+                 label_smoothing: float = 0.0, description: str = "", at_class_indices: _IndexTerms | None = None):
         super().__init__()
         self.term = term
         self.with_gradient = with_gradient  # the fused path, when it compiles
+        self.at_class_indices = at_class_indices  # the fused path for class-index targets
         self.label_smoothing = _checked_smoothing(label_smoothing)
         self.description = description
 
@@ -198,6 +252,8 @@ class LossModule(nn.Module):
         if logits.dtype not in (torch.float32, torch.float64):
             logits = logits.float()
         classes = logits.shape[-1]
+        if target.dim() == logits.dim() - 1 and self.at_class_indices is not None and not self.label_smoothing:
+            return _IndexSoftmaxLoss.apply(logits, target, self.at_class_indices)
         if target.dim() == logits.dim() - 1:
             y = torch.zeros_like(logits, requires_grad=False).scatter_(-1, target.long().unsqueeze(-1), 1.0)
         else:

@@ -131,10 +131,20 @@ class Reader:
         raise SyntaxError(f"unexpected {token!r} at token {self.at - 1} of {self.tokens}")
 
     def apply(self, name):
+        if name == r"\log" and self.peek() == "_":  # \log_{10}
+            self.take("_")
+            base = self.group()
+            return self.apply(name) / sp.log(base)
         exponent = None
         if self.peek() == "^":
             self.take()
             exponent = self.group()
+        if self.peek() == r"\left|":  # \log\left|x\right| is log(|x|)
+            self.take()
+            argument = sp.Abs(self.sum())
+            self.take(r"\right|")
+            value = FUNCTIONS[name](argument)
+            return value if exponent is None else value ** exponent
         braced = self.peek() == "{"
         if braced:
             self.take("{")

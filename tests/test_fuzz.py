@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from symloss import ExpressionError, Genome, GenomeError, Loss, SymlossError, export, ops, parsing, references
+from symloss import ExpressionError, Genome, GenomeError, Loss, SymlossError, export, parsing, references
 from symloss_cli.main import main
 
 BUDGET_S = 15.0  # the hang guard's 10 s, and room for a loaded machine

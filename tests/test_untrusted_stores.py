@@ -95,12 +95,7 @@ COMMANDS = {
 }
 
 
-# `export RUN:best` resolves through symloss.references.best_of_run, which still opens the store
-# writable and unchecked (its owner switches it to Store.open_read_only; then drop this mark)
-PENDING = pytest.mark.xfail(reason="symloss.references.best_of_run: not yet Store.open_read_only", strict=False)
-
-
-@pytest.mark.parametrize("command", [pytest.param(c, marks=PENDING) if c == "export" else c for c in COMMANDS])
+@pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize("tampering", TAMPERINGS)
 def test_a_tampered_store_is_one_line_exit_2_and_left_as_it_was(tampering, command, run_dir):
     TAMPERINGS[tampering](run_dir)
