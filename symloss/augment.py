@@ -1,5 +1,7 @@
 """The five augmentation techniques, applied to whole batches on the training device.
 
+Each technique is a pipeline of small callables in the torchvision v2 style (RandomCropFlip,
+RandAugment, Cutout, MixUp), each `(images, soft_targets, generator) -> (images, soft_targets)`.
 Every image gets its own random draw (crop offset, flip, cutout position, RandAugment
 operations and signs, mixup weight and partner). torchvision's v2 functional ops do
 the pixel work; they take one parameter per call, so images that drew the same
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -22,7 +24,6 @@ from torchvision.transforms.v2 import functional as TF
 
 from .errors import ConfigError
 
-TECHNIQUES = ("base", "cutout", "mixup", "randaug", "all")
 REFERENCE_SIZE = 32  # the sizes below are given at 32x32 and scaled with the image
 
 
@@ -36,54 +37,49 @@ class Params:
     flip: bool = True
 
 
-# RandAugment (Cubuk et al. 2020), magnitude m in 0..30: name -> (magnitude at m for an
-# image of width w, signed); None: no magnitude.
-RANDAUG_OPS: dict[str, tuple[Callable[[int, int], float] | None, bool]] = {
-    "identity": (None, False),
-    "shear_x": (lambda m, w: 0.3 * m / 30, True),
-    "shear_y": (lambda m, w: 0.3 * m / 30, True),
-    "translate_x": (lambda m, w: 150 / 331 * w * m / 30, True),
-    "translate_y": (lambda m, w: 150 / 331 * w * m / 30, True),
-    "rotate": (lambda m, w: 30.0 * m / 30, True),
-    "brightness": (lambda m, w: 0.9 * m / 30, True),
-    "color": (lambda m, w: 0.9 * m / 30, True),
-    "contrast": (lambda m, w: 0.9 * m / 30, True),
-    "sharpness": (lambda m, w: 0.9 * m / 30, True),
-    "posterize": (lambda m, w: float(round(8 - m / 7.5)), False),
-    "solarize": (lambda m, w: 1.0 - m / 30, False),
-    "autocontrast": (None, False),
-    "equalize": (None, False),
+def _shear(images: torch.Tensor, magnitude: float, x: bool) -> torch.Tensor:
+    angle = math.degrees(math.atan(magnitude))
+    return TF.affine(images, angle=0.0, translate=[0, 0], scale=1.0, center=[0, 0],
+                     shear=[angle, 0.0] if x else [0.0, angle])
+
+
+def _translate(images: torch.Tensor, magnitude: float, x: bool) -> torch.Tensor:
+    offset = [int(magnitude), 0] if x else [0, int(magnitude)]
+    return TF.affine(images, angle=0.0, translate=offset, scale=1.0, shear=[0.0, 0.0])
+
+
+class RandAugOp(NamedTuple):
+    """One RandAugment operation: its magnitude at m (0..30) for an image of width w (None: it takes
+    none), whether that magnitude gets a random sign, and the operation on a uint8 batch."""
+
+    magnitude: Callable[[int, int], float] | None
+    signed: bool
+    apply: Callable[[torch.Tensor, float], torch.Tensor]
+
+
+# RandAugment (Cubuk et al. 2020), magnitudes as in the paper at m of 30.
+RANDAUG_OPS: dict[str, RandAugOp] = {
+    "identity": RandAugOp(None, False, lambda images, _: images),
+    "shear_x": RandAugOp(lambda m, w: 0.3 * m / 30, True, lambda images, v: _shear(images, v, x=True)),
+    "shear_y": RandAugOp(lambda m, w: 0.3 * m / 30, True, lambda images, v: _shear(images, v, x=False)),
+    "translate_x": RandAugOp(lambda m, w: 150 / 331 * w * m / 30, True, lambda images, v: _translate(images, v, x=True)),
+    "translate_y": RandAugOp(lambda m, w: 150 / 331 * w * m / 30, True, lambda images, v: _translate(images, v, x=False)),
+    "rotate": RandAugOp(lambda m, w: 30.0 * m / 30, True, lambda images, v: TF.rotate(images, angle=v)),
+    "brightness": RandAugOp(lambda m, w: 0.9 * m / 30, True, lambda images, v: TF.adjust_brightness(images, 1.0 + v)),
+    "color": RandAugOp(lambda m, w: 0.9 * m / 30, True, lambda images, v: TF.adjust_saturation(images, 1.0 + v)),
+    "contrast": RandAugOp(lambda m, w: 0.9 * m / 30, True, lambda images, v: TF.adjust_contrast(images, 1.0 + v)),
+    "sharpness": RandAugOp(lambda m, w: 0.9 * m / 30, True, lambda images, v: TF.adjust_sharpness(images, 1.0 + v)),
+    "posterize": RandAugOp(lambda m, w: float(round(8 - m / 7.5)), False,
+                           lambda images, v: TF.posterize(images, bits=int(v))),
+    "solarize": RandAugOp(lambda m, w: 1.0 - m / 30, False, lambda images, v: TF.solarize(images, threshold=255.0 * v)),
+    "autocontrast": RandAugOp(None, False, lambda images, _: TF.autocontrast(images)),
+    "equalize": RandAugOp(None, False, lambda images, _: TF.equalize(images)),
 }
 
 
 def _apply_randaug_op(images: torch.Tensor, name: str, magnitude: float) -> torch.Tensor:
     """One RandAugment operation on a uint8 batch, with one magnitude for all of it."""
-    shear = math.degrees(math.atan(magnitude))
-    if name == "identity":
-        return images
-    if name in ("shear_x", "shear_y"):
-        return TF.affine(images, angle=0.0, translate=[0, 0], scale=1.0, center=[0, 0],
-                         shear=[shear, 0.0] if name == "shear_x" else [0.0, shear])
-    if name in ("translate_x", "translate_y"):
-        offset = [int(magnitude), 0] if name == "translate_x" else [0, int(magnitude)]
-        return TF.affine(images, angle=0.0, translate=offset, scale=1.0, shear=[0.0, 0.0])
-    if name == "rotate":
-        return TF.rotate(images, angle=magnitude)
-    if name == "brightness":
-        return TF.adjust_brightness(images, 1.0 + magnitude)
-    if name == "color":
-        return TF.adjust_saturation(images, 1.0 + magnitude)
-    if name == "contrast":
-        return TF.adjust_contrast(images, 1.0 + magnitude)
-    if name == "sharpness":
-        return TF.adjust_sharpness(images, 1.0 + magnitude)
-    if name == "posterize":
-        return TF.posterize(images, bits=int(magnitude))
-    if name == "solarize":
-        return TF.solarize(images, threshold=255.0 * magnitude)
-    if name == "autocontrast":
-        return TF.autocontrast(images)
-    return TF.equalize(images)
+    return RANDAUG_OPS[name].apply(images, magnitude)
 
 
 def _scaled(pixels: int, size: int) -> int:
@@ -147,10 +143,10 @@ def randaugment(images: torch.Tensor, n: int, m: int, generator: torch.Generator
         chosen = torch.randint(0, len(names), (len(images),), device=device, generator=generator)
         negative = torch.rand(len(images), device=device, generator=generator) < 0.5
         for index in chosen.unique().tolist():
-            magnitude_of, signed = RANDAUG_OPS[names[index]]
-            magnitude = magnitude_of(m, width) if magnitude_of else 0.0
+            op = RANDAUG_OPS[names[index]]
+            magnitude = op.magnitude(m, width) if op.magnitude else 0.0
             drew = chosen == index
-            groups = [(drew & ~negative, magnitude), (drew & negative, -magnitude)] if signed else [(drew, magnitude)]
+            groups = [(drew & ~negative, magnitude), (drew & negative, -magnitude)] if op.signed else [(drew, magnitude)]
             for picked, value in groups:
                 if picked.any():
                     images[picked] = _apply_randaug_op(images[picked], names[index], value)
@@ -169,33 +165,73 @@ def mixup(images: torch.Tensor, soft: torch.Tensor, alpha: float, generator: tor
     return mixed, soft * lam[:, None] + soft[partner] * (1 - lam[:, None])
 
 
-class Augment:
-    """One technique as a callable on batches."""
+Transform = Callable[[torch.Tensor, torch.Tensor, torch.Generator | None], tuple[torch.Tensor, torch.Tensor]]
 
-    def __init__(self, name: str, num_classes: int, params: Params):
-        if name not in TECHNIQUES:
-            raise ConfigError(f"unknown augmentation technique {name!r} (known: {', '.join(TECHNIQUES)})")
-        self.name = name
-        self.num_classes = num_classes
-        self.params = params
+
+@dataclass(frozen=True)
+class RandomCropFlip:
+    pad: int  # px at 32x32
+    flip: bool
+
+    def __call__(self, images, soft, generator):
+        return crop_and_flip(images, _scaled(self.pad, images.shape[-1]), self.flip, generator), soft
+
+
+@dataclass(frozen=True)
+class RandAugment:
+    n: int
+    m: int
+
+    def __call__(self, images, soft, generator):
+        return randaugment(_as_uint8(images), self.n, self.m, generator), soft
+
+
+@dataclass(frozen=True)
+class Cutout:
+    size: int  # px at 32x32
+
+    def __call__(self, images, soft, generator):
+        return cutout(images, _scaled(self.size, images.shape[-1]), generator), soft
+
+
+@dataclass(frozen=True)
+class MixUp:
+    alpha: float
+
+    def __call__(self, images, soft, generator):
+        return mixup(_as_float(images), soft, self.alpha, generator)
+
+
+TRANSFORMS: dict[str, Callable[[Params], Transform]] = {
+    "crop_flip": lambda p: RandomCropFlip(p.pad, p.flip),
+    "randaug": lambda p: RandAugment(p.randaug_n, p.randaug_m),
+    "cutout": lambda p: Cutout(p.cutout_size),
+    "mixup": lambda p: MixUp(p.mixup_alpha),
+}
+PIPELINES = {  # each technique's transforms, in order
+    "base": ("crop_flip",),
+    "cutout": ("crop_flip", "cutout"),
+    "mixup": ("crop_flip", "mixup"),
+    "randaug": ("crop_flip", "randaug"),
+    "all": ("crop_flip", "randaug", "cutout", "mixup"),
+}
+TECHNIQUES = tuple(PIPELINES)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """One technique: its transforms in order on a batch and its soft targets; the images end as float."""
+
+    name: str
+    num_classes: int
+    transforms: tuple[Transform, ...]
 
     def __call__(self, images: torch.Tensor, targets: torch.Tensor,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        size = images.shape[-1]
-        p = self.params
-        out = crop_and_flip(images, _scaled(p.pad, size), p.flip, generator)
-        if self.name in ("randaug", "all"):
-            out = randaugment(_as_uint8(out), p.randaug_n, p.randaug_m, generator)
-        if self.name in ("cutout", "all"):
-            out = cutout(out, _scaled(p.cutout_size, size), generator)
-        out = _as_float(out)
-        soft = one_hot(targets, self.num_classes).to(out.device)
-        if self.name in ("mixup", "all"):
-            out, soft = mixup(out, soft, p.mixup_alpha, generator)
-        return out, soft
-
-    def __repr__(self) -> str:
-        return f"Augment({self.name!r}, {self.params})"
+        soft = one_hot(targets, self.num_classes).to(images.device)
+        for transform in self.transforms:
+            images, soft = transform(images, soft, generator)
+        return _as_float(images), soft
 
 
 def build(name: str, num_classes: int, **params) -> Augment:
@@ -204,4 +240,7 @@ def build(name: str, num_classes: int, **params) -> Augment:
     unknown = set(params) - known
     if unknown:
         raise ConfigError(f"unknown augmentation parameter(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-    return Augment(name, num_classes, Params(**params))
+    if name not in PIPELINES:
+        raise ConfigError(f"unknown augmentation technique {name!r} (known: {', '.join(TECHNIQUES)})")
+    p = Params(**params)
+    return Augment(name, num_classes, tuple(TRANSFORMS[step](p) for step in PIPELINES[name]))

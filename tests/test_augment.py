@@ -116,7 +116,7 @@ def test_randaug_has_the_fourteen_operations_at_the_magnitudes_of_the_paper():
     signed = {"shear_x", "shear_y", "translate_x", "translate_y", "rotate", "brightness", "color", "contrast",
               "sharpness"}
     assert sorted(augment.RANDAUG_OPS) == sorted(expected)
-    for name, (magnitude_of, is_signed) in augment.RANDAUG_OPS.items():
+    for name, (magnitude_of, is_signed, _) in augment.RANDAUG_OPS.items():
         assert is_signed == (name in signed), name
         if expected[name] is None:
             assert magnitude_of is None, name
