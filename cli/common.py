@@ -1,14 +1,22 @@
-"""What several commands share: turning a LOSS argument into a Loss, a progress bar."""
+"""What several commands share: turning a LOSS argument into a Loss, a progress bar.
+
+The command modules import only light modules at their top (click, symloss.errors,
+symloss.presets, symloss.render, .names): what needs torch, SymPy, the trainer or only
+multiprocessing or tempfile is imported inside the command's function, so parsing and
+--help stay fast (tests/test_cli_imports.py)."""
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
-from symloss import Loss, references
-from symloss.executors import KINDS, ExecutorSpec
 from symloss.presets import PRECISIONS
+
+from .names import KINDS
+
+if TYPE_CHECKING:
+    from symloss import Loss
 
 
 class ExpressionCommand(click.Command):
@@ -42,6 +50,8 @@ def executor_options(command):
 
     @functools.wraps(command)
     def wrapped(kind, concurrency, pack_size, gpus_per_eval, ray_address, **kwargs):
+        from symloss.executors import ExecutorSpec
+
         return command(executor=ExecutorSpec(kind, concurrency, pack_size, gpus_per_eval, ray_address), **kwargs)
     for option in reversed(options):
         wrapped = option(wrapped)
@@ -63,6 +73,8 @@ def training_options(steps_help: str):
 
 def resolve_loss(text: str) -> Loss:
     """A loss from a zoo name, RUN_DIR:best[N], a genome or saved-loss JSON file, or an expression."""
+    from symloss import references
+
     return references.resolve(text)
 
 
@@ -76,6 +88,8 @@ class StepBar:
         if not self.enabled:
             return
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=total, unit=self.unit, leave=False)
         self.bar.update(done - self.bar.n)
         if row:

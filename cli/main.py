@@ -1,8 +1,10 @@
-"""The `symloss` command group: one line on stderr and exit 2 for every user error."""
+"""The `symloss` command group: one line on stderr and exit 2 for every user error.
+
+Parsing and --help import no torch, SymPy or trainer: the command modules import those inside
+their functions (tests/test_cli_imports.py, benchmarks/cli_latency.py)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 
 import click
@@ -22,13 +24,20 @@ class SymlossGroup(click.Group):
             raise click.exceptions.Exit(_fail(f"error: {error.format_message()}", 2)) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except (SymlossError, OSError, sqlite3.Error) as error:
+        except _user_errors() as error:
             raise click.exceptions.Exit(_fail(f"error: {error}", 2)) from None
         except Exception as error:  # a bug: still no traceback unless asked for
             if os.environ.get("SYMLOSS_DEBUG"):
                 raise
             message = f"internal error ({type(error).__name__}: {error}); set SYMLOSS_DEBUG=1 for details"
             raise click.exceptions.Exit(_fail(message, 1)) from None
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """The errors a user's input or machine causes: symloss's, the system's and, once a command
+    has opened a store (sqlite3 is imported then, not before), SQLite's."""
+    sqlite3 = sys.modules.get("sqlite3")
+    return (SymlossError, OSError) + ((sqlite3.Error,) if sqlite3 is not None else ())
 
 
 def _fail(message: str, status: int) -> int:

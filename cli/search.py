@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
-from symloss import executors
-from symloss.augment import TECHNIQUES
 from symloss.presets import SEARCH_PRESETS
 from symloss.render import terminal_safe
-from symloss.search import runs
-from symloss.search.elimination import ELIMINATION_PRESETS
-from symloss.store import Store, StoreError
 
 from .common import StepBar, executor_options, training_options
+from .names import ELIMINATION_PRESETS, TECHNIQUES
+
+if TYPE_CHECKING:
+    from symloss.store import Store
 
 
 def _interrupted(store, run_id, run_dir) -> click.exceptions.Exit:
@@ -49,6 +49,9 @@ def print_top(rows, baseline=None) -> None:
 
 def open_run(run_dir) -> tuple[Store, int]:
     """The store of the evolution run in `run_dir`, read-only, every row checked, and the run's id."""
+    from symloss.search import runs
+    from symloss.store import Store, StoreError
+
     store = Store.open_read_only(run_dir)
     run = store.run(runs.EVOLVE_RUN)
     if run is None:
@@ -65,6 +68,9 @@ _SPEC_TYPES = {"preset": str, "technique": str, "seed": int, "initial": (int, ty
 def _check_resumable(run_dir) -> None:
     """Before a resume writes anything: every row of the store, each stored genome, and the run's
     configuration, read and checked (a StoreError or ConfigError, and the file left as it was)."""
+    from symloss.search import runs
+    from symloss.store import Store, StoreError
+
     with Store.open_read_only(run_dir, check=False) as store:
         store.check(genomes=True)
         run = store.run(runs.EVOLVE_RUN)
@@ -131,6 +137,9 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
     """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
     if resume_dir:
         _refuse_run_options_with_resume()
+    from symloss import executors
+    from symloss.search import runs
+
     with executors.running(executor) as executor:  # bad executor options fail before a run exists
         if resume_dir:
             _check_resumable(resume_dir)
@@ -163,6 +172,8 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def top_command(run_dir, count, show_all, as_json):
     """List the best losses of the run in RUN_DIR (read-only: the store is not changed)."""
+    from symloss.search import runs
+
     store, run_id = open_run(run_dir)
     with store:
         rows = _rows(store, runs.top(store, run_id, None if show_all else count))
@@ -180,6 +191,9 @@ def top_command(run_dir, count, show_all, as_json):
 @executor_options
 def eliminate_command(run_dir, preset, overrides, executor):
     """Carry the run's best losses through the elimination protocol's stages (resumable)."""
+    from symloss import executors
+    from symloss.search import runs
+
     with executors.running(executor) as executor:  # bad executor options fail before a stage exists
         _check_resumable(run_dir)
         store, run_id, spec = runs.reopen(run_dir)

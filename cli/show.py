@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from symloss import Genome, Loss
-
 from .common import ExpressionCommand, resolve_loss
+
+if TYPE_CHECKING:
+    from symloss import Loss
 
 
 def describe(loss: Loss) -> list[tuple[str, str]]:
@@ -42,7 +44,7 @@ def show_command(loss: str, as_json: bool) -> None:
 @click.option("--seed", default=None, type=int, help="Random seed (same seed, same genomes).")
 def random_command(count: int, seed: int | None) -> None:
     """Print N random valid genomes as JSON lines."""
-    from symloss.genome import as_rng
+    from symloss.genome import Genome, as_rng
 
     rng = as_rng(seed)
     for _ in range(count):

@@ -6,16 +6,11 @@ from pathlib import Path
 
 import click
 
-from symloss import executors
-from symloss.augment import TECHNIQUES
-from symloss.files import read_json, refuse_store, write_text_atomic
 from symloss.presets import PRESETS
-from symloss.render import plots, report, tables, terminal_safe
-from symloss.search import runs
-from symloss.store import Store
-from symloss.study import run_study, stored_study, summarise
+from symloss.render import terminal_safe
 
 from .common import ExpressionCommand, StepBar, executor_options, resolve_loss, training_options
+from .names import TABLE_FORMATS, TECHNIQUES
 
 
 def _techniques(text: str) -> list[str]:
@@ -40,6 +35,11 @@ def _techniques(text: str) -> list[str]:
 def correlate_command(run_dir, count, techniques, top_k, preset, seed, overrides, data_root, as_json, executor):
     """Kendall's tau between augmentation techniques over N random losses (Table 3)."""
     chosen = _techniques(techniques)
+    from symloss import executors
+    from symloss.render import tables
+    from symloss.store import Store
+    from symloss.study import run_study
+
     with (executors.running(executor) as executor, Store(run_dir, create=True) as store,
           StepBar(unit="eval", enabled=not as_json) as bar):
         done = {"n": 0}
@@ -65,7 +65,7 @@ def table_group():
     """LaTeX (booktabs), Markdown or text tables."""
 
 
-FORMAT = click.option("--format", "fmt", default="latex", show_default=True, type=click.Choice(tables.FORMATS))
+FORMAT = click.option("--format", "fmt", default="latex", show_default=True, type=click.Choice(TABLE_FORMATS))
 
 
 @table_group.command("equations", cls=ExpressionCommand)
@@ -75,8 +75,13 @@ FORMAT = click.option("--format", "fmt", default="latex", show_default=True, typ
 @FORMAT
 def equations_command(losses, run_dir, count, fmt):
     """Equations of LOSSES (zoo names, expressions, genome files) and/or a run's best (Table 4)."""
+    from symloss.render import tables
+
     entries = [(loss.name or text, loss.latex()) for text in losses for loss in [resolve_loss(text)]]
     if run_dir:
+        from symloss.search import runs
+        from symloss.store import Store
+
         with Store.open_read_only(run_dir) as store:  # LaTeX rebuilt from the genomes, not the stored LaTeX
             entries += tables.run_equations(store, runs.top(store, None, count))
     if not entries:
@@ -90,6 +95,10 @@ def equations_command(losses, run_dir, count, fmt):
 @FORMAT
 def tau_command(run_dir, top_k, fmt):
     """The correlation study of RUN_DIR as the paper's Table 3."""
+    from symloss.render import tables
+    from symloss.store import Store
+    from symloss.study import stored_study
+
     with Store.open_read_only(run_dir) as store:
         study = stored_study(store, top_k)
     if study is None:
@@ -102,6 +111,10 @@ def tau_command(run_dir, top_k, fmt):
 @FORMAT
 def results_command(file, fmt):
     """Mean +- std from FILE ({loss: {column: [values of several seeds]}}), best of each column in bold."""
+    from symloss.files import read_json
+    from symloss.render import tables
+    from symloss.study import summarise
+
     data = read_json(file, "results file")
     try:
         summary = summarise(data)
@@ -116,6 +129,8 @@ def results_command(file, fmt):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="A .png or .pdf file.")
 def plot_command(kind, losses, output):
     """Phenotype pictures: binary curves (several losses, CE for reference), a surface, its difference from CE."""
+    from symloss.render import plots
+
     resolved = [resolve_loss(text) for text in losses]
     for text, loss in zip(losses, resolved):
         loss.name = loss.name or text.strip()
@@ -134,6 +149,12 @@ def plot_command(kind, losses, output):
 @click.option("--top", "count", default=10, show_default=True, type=click.IntRange(min=1))
 def report_command(run_dir, output, count):
     """One self-contained HTML page for the run in RUN_DIR (read-only: the store is not changed)."""
+    from symloss.files import refuse_store, write_text_atomic
+    from symloss.render import report
+    from symloss.search import runs
+    from symloss.store import Store
+    from symloss.study import stored_study
+
     path = Path(output) if output else Path(run_dir) / "report.html"
     refuse_store(path)  # before the work, not after it
     with Store.open_read_only(run_dir) as store:

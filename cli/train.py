@@ -5,12 +5,10 @@ import json
 
 import click
 
-from symloss import train
-from symloss.augment import TECHNIQUES
-from symloss.data import NAMES
 from symloss.presets import PRESETS
 
 from .common import ExpressionCommand, StepBar, resolve_loss, training_options
+from .names import DATASETS, TECHNIQUES
 
 
 @click.command("train", cls=ExpressionCommand)
@@ -22,12 +20,14 @@ from .common import ExpressionCommand, StepBar, resolve_loss, training_options
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda when present).")
 @training_options("Override the preset's steps.")
-@click.option("--dataset", type=click.Choice(NAMES), default=None, help="Override the preset's data set.")
+@click.option("--dataset", type=click.Choice(DATASETS), default=None, help="Override the preset's data set.")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None,
               help="Pretrained weights (a local state_dict file) for paper-effnet.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Evaluation as JSON.")
 def train_command(loss, preset, augment, data_root, download, seed, device, overrides, dataset, weights, as_json):
     """Train with LOSS ("ce" = torch's native cross-entropy; else a zoo name, expression or genome file)."""
+    from symloss import train
+
     criterion = "ce" if loss == "ce" else resolve_loss(loss)
     overrides |= {name: value for name, value in (("dataset", dataset), ("weights", weights)) if value}
     with StepBar(enabled=not as_json) as bar:
