@@ -13,15 +13,15 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable, Collection, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import augment as augment_module
-from . import data, models, presets, zoo
+from . import data, models, presets, references
 from .errors import ConfigError, DataError, DeviceError
 from .genome import Genome
 from .loss import Loss
@@ -71,18 +71,28 @@ def one_cycle(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-def criterion_for(loss: Loss | Genome | str | nn.Module) -> Criterion:
-    """"ce" is torch's native cross-entropy; other strings are zoo names or expressions; a
-    criterion module is used as it is."""
-    if isinstance(loss, nn.Module):
-        return loss
-    if isinstance(loss, str) and loss == "ce":
-        return lambda logits, y: F.cross_entropy(logits.float(), y)
+class NativeCrossEntropy(nn.Module):
+    """torch's own cross-entropy on float32 logits: the baseline criterion. Not the zoo's "ce",
+    which is the CE genome compiled by symloss."""
+
+    name = "native_ce"
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float(), targets)
+
+
+NATIVE_CE = NativeCrossEntropy()
+
+
+def criterion_for(loss: Loss | Genome | Criterion | str) -> Criterion:
+    """What trains `loss`: a Loss's or Genome's module; a criterion (module or callable) as it is.
+    Text is a LOSS reference (symloss.references), except "native_ce" and its old name "ce",
+    which mean NATIVE_CE."""
+    if isinstance(loss, str):
+        return NATIVE_CE if loss in (NativeCrossEntropy.name, "ce") else references.resolve(loss).module()
     if isinstance(loss, Genome):
         loss = Loss.from_genome(loss)
-    elif isinstance(loss, str):
-        loss = zoo.get(loss) if loss in zoo.ZOO else Loss.parse(loss)
-    return loss.module()
+    return loss.module() if isinstance(loss, Loss) else loss
 
 
 def default_device() -> torch.device:
@@ -128,6 +138,7 @@ def _apply(criterion: Criterion, logits: torch.Tensor, targets: torch.Tensor) ->
 class _Member:
     """One loss of a run (a run trains one loss, or a pack of several on one shared batch)."""
 
+    slot: int  # its position in the caller's list of losses
     criterion: Criterion
     best_accuracy: float = 0.0
     best_loss: float = math.inf
@@ -145,6 +156,47 @@ class _Member:
                           self.last[1], self.last[0], self.history)
 
 
+@dataclass
+class _Pack:
+    """The members still training and all they share: one packed model (member k's logits in
+    column block k), its optimiser, and two on-device counters with one row per member."""
+
+    members: list[_Member]
+    model: nn.Module
+    forward: Callable[[torch.Tensor], torch.Tensor]  # the model, compiled when the preset asks (CUDA)
+    optimizer: torch.optim.Optimizer
+    bad: torch.Tensor  # a non-finite loss or gradient since the last check
+    correct: torch.Tensor  # training hits since the last validation
+
+    @classmethod
+    def build(cls, members: list[_Member], model: nn.Module, config: TrainPreset, device: torch.device) -> "_Pack":
+        """The members with this model (channels-last on the device), a fresh optimiser, counters at 0."""
+        model = model.to(device).to(memory_format=torch.channels_last)  # faster on CUDA and CPU alike (oneDNN)
+        forward = torch.compile(model) if (config.compile and device.type == "cuda") else model
+        zeros = lambda dtype: torch.zeros(len(members), dtype=dtype, device=device)  # noqa: E731
+        return cls(members, model, forward, _optimizer(model, config), zeros(torch.bool), zeros(torch.int64))
+
+    def without(self, leaving: Collection[int], config: TrainPreset, device: torch.device) -> "_Pack":
+        """The pack without the members at these positions: the model, optimiser state and counters
+        regrouped, the others' rows unchanged."""
+        keep = [p for p in range(len(self.members)) if p not in leaving]
+        if not keep:
+            return replace(self, members=[])
+        count = len(self.members)
+        pack = _Pack.build([self.members[p] for p in keep], packing.regroup(self.model, keep), config, device)
+        packing.load_optimizer_state(pack.optimizer,
+                                     packing.regroup_optimizer_state(self.optimizer.state_dict(), count, keep))
+        pack.bad, pack.correct = (packing.select_rows(rows, count, keep) for rows in (self.bad, self.correct))
+        return pack
+
+
+def _stops_early(config: TrainPreset, step: int, train_accuracy: float) -> bool:
+    """The preset's early stop: at the first validation from `early_stop_step` on, a training
+    accuracy (since the validation before) below `early_stop_accuracy`."""
+    return (config.early_stop_step is not None and step >= config.early_stop_step
+            and step - config.eval_every < config.early_stop_step and train_accuracy < config.early_stop_accuracy)
+
+
 class _Run:
     """One training run of one loss, or of a pack of losses (one packed model, one shared batch,
     each member's own loss on its own logits). A member that diverges, fails or stops early
@@ -154,7 +206,6 @@ class _Run:
                  dataset: data.Dataset, seed: int, device: torch.device, progress: Progress | None):
         self.config, self.technique = config, technique
         self.device, self.progress = device, progress
-        self.cuda = device.type == "cuda"
         self.autocast = config.autocast(device.type)
         torch.manual_seed(seed)
         self.generator = torch.Generator(device=device).manual_seed(seed)
@@ -164,69 +215,75 @@ class _Run:
         self.mean, self.std = mean.to(device)[None, :, None, None], std.to(device)[None, :, None, None]
         options = {"weights": config.weights} if config.weights else {}
         model = models.build_packed(config.model, dataset.num_classes, len(criteria), **options)
-        self.members = [_Member(criterion) for criterion in criteria]
-        self.slots = list(range(len(criteria)))  # each active member's position in `criteria`
-        self.results: dict[int, Evaluation] = {}
-        self._install(model.to(device))
-        self.bad = torch.zeros(len(criteria), dtype=torch.bool, device=device)  # non-finite since the last check
-        self.correct = torch.zeros(len(criteria), dtype=torch.int64, device=device)  # since the last validation
+        self.pack = _Pack.build([_Member(slot, criterion) for slot, criterion in enumerate(criteria)], model,
+                                config, device)
+        self.results: dict[int, Evaluation] = {}  # by slot
         self.started = time.perf_counter()
 
-    def _install(self, model: nn.Module, optimizer_state: dict | None = None) -> None:
-        model = model.to(memory_format=torch.channels_last)  # faster on CUDA and CPU alike (oneDNN)
-        self.model = model
-        self.forward = torch.compile(model) if (self.config.compile and self.cuda) else model
-        self.optimizer = _optimizer(model, self.config)
-        if optimizer_state is not None:
-            packing.load_optimizer_state(self.optimizer, optimizer_state)
+    @property
+    def members(self) -> list[_Member]:
+        return self.pack.members
 
-    def _retire(self, finished: dict[int, Evaluation]) -> None:
-        """Record the results of the members at these positions and regroup the pack without them."""
-        for position, evaluation in finished.items():
-            self.results[self.slots[position]] = evaluation
-        keep = [p for p in range(len(self.slots)) if p not in finished]
-        if keep and len(keep) < len(self.slots):
-            count = len(self.slots)
-            state = packing.regroup_optimizer_state(self.optimizer.state_dict(), count, keep)
-            self._install(packing.regroup(self.model, keep), state)
-            self.bad = packing.select_rows(self.bad, count, keep)
-            self.correct = packing.select_rows(self.correct, count, keep)
-        self.slots = [self.slots[p] for p in keep]
-        self.members = [self.members[p] for p in keep]
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
 
-    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        images = packing.widen_input((images - self.mean) / self.std, len(self.members))
-        return images.contiguous(memory_format=torch.channels_last)
+    def train(self) -> dict[int, Evaluation]:
+        """Train every member to the end (or until it leaves); their Evaluations by slot."""
+        config = self.config
+        if len(self.train_set) < config.batch_size:
+            raise DataError(f"{len(self.train_set)} training images: fewer than one batch of {config.batch_size}")
+        schedule = one_cycle(config.warmup_steps, config.steps)
+        batches = self._batches()
+        seen, step = 0, 0
+        while step < config.steps and self.members:
+            images, targets = next(batches)
+            self._step(images, targets, config.peak_lr * schedule(step))
+            seen += len(images)
+            step += 1
+            validate_now = step % config.eval_every == 0 or step == config.steps
+            if step % CHECK_EVERY == 0 or validate_now:
+                self._check(step)
+            if validate_now and self.members:
+                self._validate(step, seen)
+                seen = 0
+            if self.progress and self.members:
+                self.progress(step, config.steps, self.members[0].history[-1] if self.members[0].history else {})
+        self._retire({p: m.result("ok", None, m.best_accuracy, step, self.elapsed())
+                      for p, m in enumerate(self.members)})
+        return self.results
+
+    def _batches(self):
+        """Augmented training batches, epoch after epoch, each epoch in a fresh random order."""
+        size = self.config.batch_size
+        while True:
+            order = torch.randperm(len(self.train_set), device=self.device, generator=self.generator)
+            for batch in range(len(order) // size):
+                index = order[batch * size:(batch + 1) * size]
+                yield self.technique(self.train_set.images[index], self.train_set.labels[index], self.generator)
+
+    def _step(self, images: torch.Tensor, targets: torch.Tensor, learning_rate: float) -> None:
+        pack = self.pack
+        for group in pack.optimizer.param_groups:
+            group["lr"] = learning_rate
+        logits = self._logits(images, pack.forward)
+        values, failed = self._losses(logits, targets)
+        if len(failed) < len(pack.members):
+            pack.optimizer.zero_grad(set_to_none=True)
+            values.sum().backward()  # each member's parameters get the gradient of its own loss only
+            pack.bad |= ~(torch.isfinite(values) & torch.isfinite(self._member_gradient_norms()))
+            pack.optimizer.step()
+            labels = targets.argmax(dim=1)
+            pack.correct += (logits.argmax(dim=2) == labels[:, None]).sum(dim=0)
+        if failed:
+            self._retire(failed)
 
     def _logits(self, images: torch.Tensor, model: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """(batch, members, classes): each active member's logits for the batch."""
+        images = packing.widen_input((images - self.mean) / self.std, len(self.members))
+        images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits = model(self._prepare(images)).float()
+            logits = model(images).float()
         return packing.member_logits(logits, len(self.members))
-
-    @torch.no_grad()
-    def validate(self) -> list[tuple[float, float] | Exception]:
-        """(accuracy, mean loss) of each active member on the validation split, or the error
-        its loss raised."""
-        self.model.eval()
-        correct, total_loss = [0] * len(self.members), [0.0] * len(self.members)
-        errors: dict[int, Exception] = {}
-        for start in range(0, len(self.val_set), EVAL_BATCH):
-            images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
-            labels = self.val_set.labels[start:start + EVAL_BATCH]
-            logits = self._logits(images, self.model)  # not compiled: validation is too rare to pay for it
-            targets = F.one_hot(labels, logits.shape[2]).float()
-            hits = (logits.argmax(dim=2) == labels[:, None]).sum(dim=0).tolist()
-            for position, member in enumerate(self.members):
-                value = _apply(member.criterion, logits[:, position], targets)
-                if isinstance(value, Exception):
-                    errors.setdefault(position, value)
-                    continue
-                correct[position] += hits[position]
-                total_loss[position] += float(value) * len(labels)
-        self.model.train()
-        return [errors.get(p, (c / len(self.val_set), t / len(self.val_set)))
-                for p, (c, t) in enumerate(zip(correct, total_loss))]
 
     def _losses(self, logits: torch.Tensor, targets: torch.Tensor):
         """Each member's loss value; a member whose loss raises leaves the run as `failed`."""
@@ -243,89 +300,72 @@ class _Run:
         """Each member's total gradient norm (its rows of every gradient; views, no copies)."""
         count = len(self.members)
         squares = [torch.linalg.vector_norm(g.unflatten(0, (count, -1)), dim=tuple(range(1, g.dim() + 1))).square()
-                   for g in (p.grad for p in self.model.parameters()) if g is not None]
+                   for g in (p.grad for p in self.pack.model.parameters()) if g is not None]
         return torch.stack(squares).sum(dim=0).sqrt()
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def _step(self, images: torch.Tensor, targets: torch.Tensor, learning_rate: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate
-        logits = self._logits(images, self.forward)
-        values, failed = self._losses(logits, targets)
-        if len(failed) < len(self.members):
-            self.optimizer.zero_grad(set_to_none=True)
-            values.sum().backward()  # each member's parameters get the gradient of its own loss only
-            self.bad |= ~(torch.isfinite(values) & torch.isfinite(self._member_gradient_norms()))
-            self.optimizer.step()
-            labels = targets.argmax(dim=1)
-            self.correct += (logits.argmax(dim=2) == labels[:, None]).sum(dim=0)
-        if failed:
-            self._retire(failed)
 
     def _check(self, step: int) -> None:
         """Members whose loss or gradient went non-finite leave the run as `diverged`."""
-        if bool(self.bad.any()):
+        bad = self.pack.bad
+        if bool(bad.any()):
             reason = f"non-finite loss or gradient by step {step}"
-            self._retire({p: self.members[p].result("diverged", reason, 0.0, step, self.elapsed())
-                          for p in range(len(self.members)) if bool(self.bad[p])})
+            self._retire({p: m.result("diverged", reason, 0.0, step, self.elapsed())
+                          for p, m in enumerate(self.members) if bool(bad[p])})
 
     def _validate(self, step: int, seen: int) -> None:
+        """Record each member's validation; a member whose loss raises, or that stops early, leaves."""
         config = self.config
         leaving = {}
-        for position, outcome in enumerate(self.validate()):
+        for position, outcome in enumerate(self._validation()):
             member = self.members[position]
             if isinstance(outcome, Exception):
                 leaving[position] = Evaluation.failed(outcome, self.elapsed())
                 continue
-            train_accuracy = int(self.correct[position]) / max(1, seen)
+            train_accuracy = int(self.pack.correct[position]) / max(1, seen)
             member.validated(step, *outcome, train_accuracy)
-            if (config.early_stop_step is not None and step >= config.early_stop_step
-                    and step - config.eval_every < config.early_stop_step
-                    and train_accuracy < config.early_stop_accuracy):
+            if _stops_early(config, step, train_accuracy):
                 leaving[position] = member.result(
                     "early_stopped", f"training accuracy {train_accuracy:.3f} < {config.early_stop_accuracy} "
                     f"at step {step}", member.best_accuracy, step, self.elapsed())
-        self.correct.zero_()
+        self.pack.correct.zero_()
         if leaving:
             self._retire(leaving)
 
-    def train(self) -> dict[int, Evaluation]:
-        """Train every member to the end (or until it leaves); their Evaluations by position."""
-        config = self.config
-        batches = len(self.train_set) // config.batch_size
-        if batches == 0:
-            raise DataError(f"{len(self.train_set)} training images: fewer than one batch of {config.batch_size}")
-        schedule = one_cycle(config.warmup_steps, config.steps)
-        seen, step = 0, 0
-        while step < config.steps and self.members:
-            order = torch.randperm(len(self.train_set), device=self.device, generator=self.generator)
-            for batch in range(batches):
-                index = order[batch * config.batch_size:(batch + 1) * config.batch_size]
-                images, targets = self.technique(self.train_set.images[index], self.train_set.labels[index],
-                                                 self.generator)
-                self._step(images, targets, config.peak_lr * schedule(step))
-                seen += len(index)
-                step += 1
-                validate_now = step % config.eval_every == 0 or step == config.steps
-                if step % CHECK_EVERY == 0 or validate_now:
-                    self._check(step)
-                if validate_now and self.members:
-                    self._validate(step, seen)
-                    seen = 0
-                if self.progress and self.members:
-                    self.progress(step, config.steps, self.members[0].history[-1] if self.members[0].history else {})
-                if step >= config.steps or not self.members:
-                    break
-        self._retire({p: m.result("ok", None, m.best_accuracy, step, self.elapsed())
-                      for p, m in enumerate(self.members)})
-        return self.results
+    @torch.no_grad()
+    def _validation(self) -> list[tuple[float, float] | Exception]:
+        """(accuracy, mean loss) of each active member on the validation split, or the error
+        its loss raised."""
+        model = self.pack.model  # not compiled: validation is too rare to pay for it
+        model.eval()
+        correct, total_loss = [0] * len(self.members), [0.0] * len(self.members)
+        errors: dict[int, Exception] = {}
+        for start in range(0, len(self.val_set), EVAL_BATCH):
+            images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
+            labels = self.val_set.labels[start:start + EVAL_BATCH]
+            logits = self._logits(images, model)
+            targets = F.one_hot(labels, logits.shape[2]).float()
+            hits = (logits.argmax(dim=2) == labels[:, None]).sum(dim=0).tolist()
+            for position, member in enumerate(self.members):
+                value = _apply(member.criterion, logits[:, position], targets)
+                if isinstance(value, Exception):
+                    errors.setdefault(position, value)
+                    continue
+                correct[position] += hits[position]
+                total_loss[position] += float(value) * len(labels)
+        model.train()
+        return [errors.get(p, (c / len(self.val_set), t / len(self.val_set)))
+                for p, (c, t) in enumerate(zip(correct, total_loss))]
+
+    def _retire(self, finished: dict[int, Evaluation]) -> None:
+        """Record the results of the members at these positions; the pack goes on without them."""
+        for position, evaluation in finished.items():
+            self.results[self.members[position].slot] = evaluation
+        self.pack = self.pack.without(finished, self.config, self.device)
 
 
-def evaluate(loss: Loss | Genome | str, preset: str | TrainPreset = "demo", augment: str = "base",
+def evaluate(loss: Loss | Genome | Criterion | str, preset: str | TrainPreset = "demo", augment: str = "base",
              seed: int = 0, **options) -> Evaluation:
-    """Train with `loss` and return its Evaluation (fitness = best validation accuracy).
+    """Train with `loss` (a Loss, a Genome or a criterion such as NATIVE_CE; see `criterion_for`)
+    and return its Evaluation (fitness = best validation accuracy).
 
     Configuration problems (unknown preset, technique or option, missing data) raise;
     whatever the loss does in training (overflow, NaN, an exception in its torch code)
@@ -335,7 +375,7 @@ def evaluate(loss: Loss | Genome | str, preset: str | TrainPreset = "demo", augm
     return evaluate_pack([loss], preset, augment, seed, **options)[0]
 
 
-def evaluate_pack(losses: Sequence[Loss | Genome | str | nn.Module], preset: str | TrainPreset = "demo",
+def evaluate_pack(losses: Sequence[Loss | Genome | Criterion | str], preset: str | TrainPreset = "demo",
                   augment: str = "base", seed: int = 0, *, data_root: str | None = None, download: bool = False,
                   device: str | torch.device | None = None, augment_params: dict | None = None,
                   progress: Progress | None = None, **overrides) -> list[Evaluation]:
@@ -366,7 +406,7 @@ def _train(criteria: list[Criterion], config: TrainPreset, technique: augment_mo
             raise
         if len(criteria) == 1:
             return [Evaluation.failed(error, run.elapsed())]
-        results, remaining = run.results, [slot for slot in run.slots if slot not in run.results]
+        results, remaining = run.results, [m.slot for m in run.members if m.slot not in run.results]
     del run  # its model and optimiser state leave the device before the members train again
     # no single member can be blamed: those still training start again alone
     for slot in remaining:

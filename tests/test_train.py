@@ -167,3 +167,14 @@ def test_a_loss_raising_in_the_shared_backward_fails_alone_and_the_others_train(
     assert pack[2].reason == alone[overflowing].reason == "non-finite loss or gradient by step 25"
     for got, loss in ((pack[0], "ce"), (pack[3], "focal")):  # trained to the end, as alone
         assert got.steps == 40 and got.fitness == alone[loss].fitness > 0.3 and got.history == alone[loss].history
+
+
+def test_native_cross_entropy_has_its_own_name_and_ce_stays_its_old_one():
+    assert train.criterion_for("native_ce") is train.criterion_for("ce") is train.NATIVE_CE
+    assert train.criterion_for(train.NATIVE_CE) is train.NATIVE_CE
+    logits, labels = torch.randn(6, 10), torch.randint(0, 10, (6,))
+    targets = torch.nn.functional.one_hot(labels, 10).float()
+    genome_ce = train.criterion_for(zoo.ce_genome())  # the zoo's CE genome, compiled by symloss
+    assert not isinstance(genome_ce, train.NativeCrossEntropy)
+    torch.testing.assert_close(train.NATIVE_CE(logits, targets), torch.nn.functional.cross_entropy(logits, labels))
+    torch.testing.assert_close(genome_ce(logits, targets), train.NATIVE_CE(logits, targets), rtol=1e-4, atol=1e-5)
