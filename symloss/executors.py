@@ -7,8 +7,8 @@ store). Choose one with `ExecutorSpec`:
 
 - local:  one at a time in this process, or `concurrency` spawned worker processes (each
           on its own GPU where there are several);
-- packed: jobs of the same setting trained together as one packed model (`fn.pack`), packs
-          of `pack_size` in this process or in worker processes;
+- packed: jobs of the same setting trained together as one packed model (`Trainer.pack`),
+          packs of `pack_size` in this process or in worker processes;
 - ray:    each evaluation (or pack) a Ray task with `gpus_per_eval` GPUs; a task lost with
           its worker is retried, and a result only ever reaches the driver once.
 """
@@ -139,9 +139,22 @@ def _init_worker(workers: int, counter) -> None:
         torch.cuda.set_device(index % torch.cuda.device_count())
 
 
+@dataclass(frozen=True)
+class Trainer:
+    """A job function that can also run a pack: `one(job)` alone (what calling it does), and
+    `pack(jobs)` for jobs of one setting together (each job's result, or the exception it raised).
+    Packing executors hand a Trainer's packs to `pack`, and run a plain function's one by one."""
+
+    one: Callable[[Any], Any]
+    pack: Callable[[list], list]
+
+    def __call__(self, job):
+        return self.one(job)
+
+
 @dataclass
 class Pack:
-    """Jobs of one setting, trained together by `fn.pack(jobs)` (or one by one if fn has none)."""
+    """Jobs of one setting, to run together by `fn`."""
 
     fn: Callable
     jobs: list
@@ -149,9 +162,8 @@ class Pack:
 
 def run_pack(pack: Pack) -> list:
     """Each job's result, or the exception it raised (runs in the worker)."""
-    batched = getattr(pack.fn, "pack", None)
-    if batched is not None:
-        return batched(pack.jobs)
+    if isinstance(pack.fn, Trainer):
+        return pack.fn.pack(pack.jobs)
     results: list[Any] = []
     for job in pack.jobs:
         try:

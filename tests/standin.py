@@ -1,6 +1,7 @@
 """A cheap deterministic stand-in for training, for search tests (picklable for worker processes)."""
 import hashlib
 
+from symloss.executors import Trainer
 from symloss.genome import Genome
 from symloss.loss import Loss
 from symloss.train import Evaluation
@@ -34,14 +35,9 @@ class Counting:
 PACKS: list[int] = []  # the size of every pack packed_standin trained (in this process)
 
 
-def packed_standin(job) -> Evaluation:
-    """standin_job, with a pack function: executors.Packing calls `packed_standin.pack(jobs)`."""
-    return standin_job(job)
-
-
 def _standin_pack(jobs) -> list[Evaluation]:
     PACKS.append(len(jobs))
     return [standin_job(job) for job in jobs]
 
 
-packed_standin.pack = _standin_pack
+packed_standin = Trainer(standin_job, _standin_pack)  # executors.Packing calls `packed_standin.pack(jobs)`

@@ -8,7 +8,7 @@ from scipy.stats import kendalltau
 from standin import PACKS, _standin_pack, packed_standin, standin_job
 
 from symloss import ConfigError, ExecutorError, executors
-from symloss.executors import Executor, ExecutorSpec, Packing, _gpus_per_eval
+from symloss.executors import Executor, ExecutorSpec, Packing, Trainer, _gpus_per_eval
 from symloss.search import EvolutionConfig, evolve
 from symloss.search.driver import Pending, drive
 from symloss.search.jobs import Job
@@ -93,11 +93,7 @@ def slow_pack(jobs):
     return _standin_pack(jobs)
 
 
-def slow_standin(job):
-    return standin_job(job)
-
-
-slow_standin.pack = slow_pack
+slow_standin = Trainer(standin_job, slow_pack)
 
 
 class SlowHandOut(Packing):

@@ -9,6 +9,7 @@ import sympy as sp
 
 from .. import train
 from ..errors import ConfigError
+from ..executors import Trainer
 from ..genome import Genome
 from ..loss import SAVE_FORMAT, Loss
 from ..store import Store
@@ -71,7 +72,7 @@ class Job:
         return f"{self.preset}|{self.technique}|seed={self.seed}|{extra}"
 
 
-def train_job(job: Job) -> Evaluation:
+def train_one(job: Job) -> Evaluation:
     """Train the job's genome with the real trainer (runs in a worker process, too)."""
     (outcome,) = train_pack([job])
     if isinstance(outcome, Exception):
@@ -89,7 +90,7 @@ def train_pack(jobs: list[Job]) -> list[Evaluation | Exception]:
     criteria = {}
     for index, job in enumerate(jobs):
         try:
-            criteria[index] = train.criterion_for(job.loss())
+            criteria[index] = job.loss().module()
         except Exception as error:  # noqa: BLE001 - handed to that job alone
             outcomes[index] = error
     if criteria:
@@ -99,4 +100,4 @@ def train_pack(jobs: list[Job]) -> list[Evaluation | Exception]:
     return [outcomes[index] for index in range(len(jobs))]
 
 
-train_job.pack = train_pack  # how executors.Packing trains a pack of train_job calls
+train_job = Trainer(train_one, train_pack)  # what the search hands its executor: one job alone, or a pack
