@@ -102,9 +102,10 @@ class Loss:
         """Canonical key: losses with equal simplified expressions share it."""
         return symbolic.canonical_key(self.expr)
 
-    def latex(self, explicit_eps: bool = False) -> str:
-        """The elementwise term in LaTeX, constants rounded (eps shown where it protects with explicit_eps)."""
-        return printing.latex(self.expr, explicit_eps)
+    def latex(self, explicit_eps: bool = False, digits: int = printing.LATEX_DIGITS) -> str:
+        """The elementwise term in LaTeX, constants to `digits` significant digits (eps shown where
+        it protects with explicit_eps)."""
+        return printing.latex(self.expr, explicit_eps, digits)
 
     def text(self) -> str:
         """The elementwise term as text, in the operations' names; Loss.parse reads it back."""

@@ -88,16 +88,16 @@ def _operand(shown: Shown) -> sp.Basic:
 class LossLatexPrinter(LatexPrinter):
     """LaTeX of a display form: operations from the table's LaTeX, constants rounded."""
 
-    def __init__(self, explicit_eps: bool = False):
+    def __init__(self, explicit_eps: bool = False, digits: int = LATEX_DIGITS):
         super().__init__({"symbol_names": {sp.Symbol("yhat", positive=True): r"\hat{y}"}})
-        self.explicit_eps = explicit_eps
+        self.explicit_eps, self.digits = explicit_eps, digits
 
     def _print_Symbol(self, expr, style="plain"):
         return r"\hat{y}" if expr.name == "yhat" else super()._print_Symbol(expr)
 
     def _print_Float(self, expr: sp.Float) -> str:
         value = float(expr)
-        rounded = f"{value:.{LATEX_DIGITS}g}"
+        rounded = f"{value:.{self.digits}g}"
         if float(rounded) == round(value) != value:  # 1.0000001 is not 1
             rounded = f"{value:.8g}"
         mantissa, _, exponent = rounded.partition("e")
@@ -177,9 +177,9 @@ def _is_protected_inverse(factor: sp.Basic) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def latex(expr: sp.Expr, explicit_eps: bool = False) -> str:
-    """The LaTeX of a loss's elementwise term, as a paper shows it."""
-    return LossLatexPrinter(explicit_eps).doprint(display_form(expr, explicit_eps))
+def latex(expr: sp.Expr, explicit_eps: bool = False, digits: int = LATEX_DIGITS) -> str:
+    """The LaTeX of a loss's elementwise term, as a paper shows it (constants to `digits` digits)."""
+    return LossLatexPrinter(explicit_eps, digits).doprint(display_form(expr, explicit_eps))
 
 
 @lru_cache(maxsize=4096)

@@ -16,7 +16,8 @@ UNARY = {
     "abs": np.abs,
     "sigmoid": special.expit,
     "inv_1p_abs": lambda x: 1 / (1 + np.abs(x)),
-    "softplus": lambda x: np.log(np.abs(1 + np.exp(x)) + EPS),
+    # ln(|1 + e^x| + eps) = ln(1 + eps + e^x), computed without the overflow of e^x for x > 709
+    "softplus": lambda x: np.logaddexp(np.log1p(EPS), x),
     "erf": special.erf,
     "erfc": special.erfc,
     "sin": np.sin,

@@ -47,7 +47,7 @@ def test_exported_modules_match_loss_module_without_symloss(tmp_path):
     (tmp_path / "paths.json").write_text(json.dumps(paths))
     (tmp_path / "runner.py").write_text(RUNNER)
     done = subprocess.run([sys.executable, str(tmp_path / "runner.py"), str(tmp_path / "paths.json"),
-                           str(tmp_path / "out.json")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                           str(tmp_path / "out.json")], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     exported = json.loads((tmp_path / "out.json").read_text())
     for name, loss in chosen.items():

@@ -86,7 +86,7 @@ def always_dies(job):
 
 
 def test_a_task_lost_on_every_retry_is_an_executor_error(cluster):
-    error = ExecutorSpec("ray", 1).make().submit(always_dies, "x").exception(timeout=300)
+    error = ExecutorSpec("ray", 1).make().submit(always_dies, "x").exception(timeout=600)
     assert isinstance(error, ExecutorError) and "lost an evaluation" in str(error)
 
 
@@ -105,13 +105,13 @@ def test_gpus_asked_of_a_cluster_without_gpus_is_one_line_before_any_run(cluster
 
 def test_a_task_error_reaches_the_driver_as_itself(cluster):
     executor = ExecutorSpec("ray", 2).make()
-    error = executor.submit(raises_config_error, "x").exception(timeout=120)
+    error = executor.submit(raises_config_error, "x").exception(timeout=600)
     assert type(error) is ConfigError and str(error) == "no such preset 'x'"
 
 
 def test_a_task_whose_worker_dies_is_retried(cluster, tmp_path):
     executor = ExecutorSpec("ray", 2).make()
-    assert executor.submit(dies_on_first_try, str(tmp_path / "marker")).result(timeout=120) == "done"
+    assert executor.submit(dies_on_first_try, str(tmp_path / "marker")).result(timeout=600) == "done"
 
 
 @pytest.mark.parametrize("spec", [ExecutorSpec("ray", 2), ExecutorSpec("ray", 4, pack_size=2)])

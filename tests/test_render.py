@@ -98,13 +98,13 @@ def plain(expr):
 def test_every_equation_evaluates_to_its_loss_at_sample_points():
     losses = [zoo.get(name) for name in zoo.names()] + [Loss.from_genome(Genome.random(seed)) for seed in range(120)]
     for loss in losses:
-        written = latex_reader.read(loss.latex()).subs({latex_reader.Y: Y, latex_reader.YHAT: YHAT})
+        written = latex_reader.read(loss.latex(digits=17)).subs({latex_reader.Y: Y, latex_reader.YHAT: YHAT})
         meant = plain(loss.expr)
         for y_value, yhat_value in [(0.3, 0.2), (1.0, 0.7), (0.05, 0.9)]:
             point = {Y: y_value, YHAT: yhat_value}
             got, expected = complex(written.subs(point).evalf()), complex(meant.subs(point).evalf())
             if np.isfinite(expected.real):
-                assert abs(got - expected) <= 1e-6 * max(1.0, abs(expected)), (loss.latex(), str(loss.expr))
+                assert abs(got - expected) <= 1e-6 * max(1.0, abs(expected)), (loss.latex(digits=17), str(loss.expr))
 
 
 def test_every_equation_renders_as_math():
@@ -130,6 +130,16 @@ def test_results_table_bolds_the_best_of_each_column():
     latex = tables.results_table(summary, "latex")
     assert r"\textbf{94.000 $\pm$ 1.414}" in latex and "91.000 $\\pm$ 1.414" in latex
     assert "**94.000 ± 1.414**" in tables.results_table(summary, "markdown")
+
+
+def test_html_tables_escape_every_text_and_show_equations_as_code():
+    hostile = "<script>alert(1)</script>\x1b"
+    equations = tables.equation_table([(hostile, "y < 1"), ("x", tables.Plain(hostile))], "html")
+    results = tables.results_table(summarise({hostile: {hostile: [0.9]}}), "html")
+    for page in (equations, results):
+        assert page.startswith("<table><tr><th>") and "<script>" not in page and "\x1b" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;\\x1b" in page
+    assert "<td><code>y &lt; 1</code></td>" in equations and "<b>90.000 ± 0.000</b>" in results
 
 
 def test_table_results_command_reads_json(tmp_path):
@@ -201,7 +211,7 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(evolution_d
     result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                              "--disable-component-update", "--disable-sync", "--no-first-run",
                              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
-                             copy.as_uri()], capture_output=True, text=True, timeout=120)
+                             copy.as_uri()], capture_output=True, text=True, timeout=600)
     assert 'data-loaded="3/3"' in result.stdout
 
 
@@ -212,7 +222,7 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(evolution_d
 def test_figure_scripts_regenerate_from_a_run(script, out, magic, evolution_dir, tmp_path):
     target = tmp_path / out
     result = subprocess.run([sys.executable, str(ROOT / "figures" / script), "--run-dir", str(evolution_dir),
-                             "--out", str(target)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+                             "--out", str(target)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert target.read_bytes().startswith(magic)
 
@@ -234,6 +244,6 @@ def test_results_tables_script_reads_a_json_file(tmp_path):
     path = tmp_path / "r.json"
     path.write_text('{"CE": {"cifar10/base": [0.94, 0.95]}, "L1": {"cifar10/base": [0.96, 0.95]}}')
     result = subprocess.run([sys.executable, str(ROOT / "figures" / "tables5_6.py"), "--results", str(path),
-                             "--out", str(tmp_path / "t.tex")], capture_output=True, text=True, timeout=120)
+                             "--out", str(tmp_path / "t.tex")], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert r"\textbf{95.500" in (tmp_path / "t.tex").read_text()

@@ -184,7 +184,7 @@ def test_reading_commands_read_a_run_on_a_read_only_mount(run_dir, tmp_path):
     script = (f"mount --bind {run_dir} {run_dir} && mount -o remount,bind,ro {run_dir} {run_dir} && "
               f"! touch {run_dir}/probe 2>/dev/null && exec {sys.executable} -c \"$0\" \"$1\"")
     result = subprocess.run([UNSHARE, "-m", "sh", "-c", script, MOUNTED_READ_ONLY, json.dumps(commands)],
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=600)
     if result.returncode != 0 and "mount" in result.stderr:
         pytest.skip(f"cannot mount here: {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
