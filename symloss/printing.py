@@ -14,7 +14,7 @@ from string import Template
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from .ops import OPS, PInv, PLog, softplus_argument
@@ -26,6 +26,19 @@ class Protected(sp.Function):
     """u as the operand of a protected operation: printed as u, or as u + eps when asked."""
 
     nargs = 1
+
+    @property
+    def precedence(self) -> int:
+        """That of what it prints (u, or a sum): printers bracket it as they would bracket u."""
+        return min(precedence(self.args[0]), PRECEDENCE["Add"]) if self.explicit else precedence(self.args[0])
+
+    explicit = False
+
+
+class ProtectedEps(Protected):
+    """u + eps, shown with its eps."""
+
+    explicit = True
 
 
 class Shown(sp.Function):
@@ -42,13 +55,15 @@ LOG10 = sp.log(10)
 
 def display_form(expr: sp.Expr, explicit_eps: bool = False) -> sp.Expr:
     """The expression with the table's operations in place of SymPy's protected primitives."""
+    protected = ProtectedEps if explicit_eps else Protected
+
     def rebuild(node: sp.Basic) -> sp.Basic:
         if not node.args:
             return node
         if isinstance(node, PLog):
             return _shown_log(node, rebuild, explicit_eps)
         if isinstance(node, PInv):
-            return sp.Pow(Protected(rebuild(node.args[0])), -1, evaluate=False)
+            return sp.Pow(protected(rebuild(node.args[0])), -1, evaluate=False)
         if node.is_Mul and not explicit_eps:
             return _shown_log10(node, rebuild)
         if type(node) in HEADS_SHOWN:
@@ -60,7 +75,7 @@ def display_form(expr: sp.Expr, explicit_eps: bool = False) -> sp.Expr:
 
 def _shown_log(node: PLog, rebuild, explicit_eps: bool) -> sp.Basic:
     if explicit_eps:
-        return sp.log(Protected(rebuild(node.args[0])), evaluate=False)
+        return sp.log(ProtectedEps(rebuild(node.args[0])), evaluate=False)
     argument = softplus_argument(node)
     if argument is not None:
         return SHOWN["softplus"](rebuild(argument))
@@ -88,9 +103,9 @@ def _operand(shown: Shown) -> sp.Basic:
 class LossLatexPrinter(LatexPrinter):
     """LaTeX of a display form: operations from the table's LaTeX, constants rounded."""
 
-    def __init__(self, explicit_eps: bool = False, digits: int = LATEX_DIGITS):
+    def __init__(self, digits: int = LATEX_DIGITS):
         super().__init__({"symbol_names": {sp.Symbol("yhat", positive=True): r"\hat{y}"}})
-        self.explicit_eps, self.digits = explicit_eps, digits
+        self.digits = digits
 
     def _print_Symbol(self, expr, style="plain"):
         return r"\hat{y}" if expr.name == "yhat" else super()._print_Symbol(expr)
@@ -105,9 +120,11 @@ class LossLatexPrinter(LatexPrinter):
 
     def _print_Protected(self, expr: Protected, exp=None) -> str:
         body = self._print(expr.args[0])
-        if self.explicit_eps:
+        if expr.explicit:
             body = rf"{body} + \epsilon"
         return body if exp is None else rf"\left({body}\right)^{{{exp}}}"
+
+    _print_ProtectedEps = _print_Protected
 
     def _print_Function(self, expr, exp=None):
         return self._print_shown(expr, exp) if isinstance(expr, Shown) else super()._print_Function(expr, exp)
@@ -179,7 +196,7 @@ def _is_protected_inverse(factor: sp.Basic) -> bool:
 @lru_cache(maxsize=4096)
 def latex(expr: sp.Expr, explicit_eps: bool = False, digits: int = LATEX_DIGITS) -> str:
     """The LaTeX of a loss's elementwise term, as a paper shows it (constants to `digits` digits)."""
-    return LossLatexPrinter(explicit_eps, digits).doprint(display_form(expr, explicit_eps))
+    return LossLatexPrinter(digits).doprint(display_form(expr, explicit_eps))
 
 
 @lru_cache(maxsize=4096)
