@@ -10,8 +10,8 @@ from scipy.stats import kendalltau
 
 from standin import Counting, standin_job
 from symloss import Genome, executors, phenotype
-from symloss.search import (Candidate, EvolutionConfig, Member, SearchError, evolution, evolve, plan, random_search,
-                            runs)
+from symloss.search import (Candidate, EvolutionConfig, Member, SearchContext, SearchError, evolution, plan,
+                            regularized_evolution, runs, train_candidates)
 from symloss.search.elimination import ELIMINATION_PRESETS, Stage, eliminate, surrogate_tau
 from symloss.search.evolution import age_and_replace, tournament
 from symloss.search.jobs import Job
@@ -20,6 +20,10 @@ from symloss.store import Store, StoreError
 
 def make_job(candidate, technique):
     return Job(candidate.genome.to_dict(), technique, "demo", 0)
+
+
+def context(store, run_id, fn=standin_job, make=make_job, executor=None):
+    return SearchContext(store, run_id, make, executor or executors.InProcess(), fn)
 
 
 @pytest.fixture
@@ -71,15 +75,15 @@ def test_random_search_trains_each_loss_once_per_technique(store):
     run_id = store.create_run("random", "r", {}, 0)
     candidates = plan(1, 6)
     calls = Counting()
-    random_search(store, run_id, candidates, ["base", "mixup"], make_job, executors.InProcess(), calls)
+    train_candidates(context(store, run_id, calls), candidates, ["base", "mixup"])
     assert calls.calls == 12
     rows = store.evaluations(run_id, "random")
     assert Counter((e.technique, e.key) for e in rows) == Counter((t, c.key) for t in ["base", "mixup"] for c in candidates)
-    random_search(store, run_id, candidates, ["base", "mixup"], make_job, executors.InProcess(), calls)
+    train_candidates(context(store, run_id, calls), candidates, ["base", "mixup"])
     assert calls.calls == 12  # resumed: nothing left to do
 
     other = store.create_run("random", "r2", {}, 0)
-    random_search(store, other, candidates, ["base"], make_job, executors.InProcess(), calls)
+    train_candidates(context(store, other, calls), candidates, ["base"])
     assert calls.calls == 12  # same losses, same setting: reused, not retrained
     reused = store.evaluations(other, "random")
     assert all(e.reused_from is not None for e in reused) and len(reused) == 6
@@ -87,7 +91,7 @@ def test_random_search_trains_each_loss_once_per_technique(store):
 
 def test_failures_are_kept_with_their_reason(store):
     run_id = store.create_run("random", "r", {}, 0)
-    random_search(store, run_id, plan(2, 30), ["base"], make_job, executors.InProcess(), standin_job)
+    train_candidates(context(store, run_id), plan(2, 30), ["base"])
     failed = [e for e in store.evaluations(run_id) if e.status != "ok"]
     assert failed and all(e.fitness == 0 and e.reason for e in failed)
 
@@ -100,7 +104,7 @@ def test_a_crashing_evaluation_scores_zero_and_the_search_goes_on(store):
         return standin_job(job)
 
     run_id = store.create_run("random", "r", {}, 0)
-    random_search(store, run_id, plan(0, 3), ["base"], make_job, executors.InProcess(), crash_on_first)
+    train_candidates(context(store, run_id, crash_on_first), plan(0, 3), ["base"])
     rows = store.evaluations(run_id)
     assert len(rows) == 3 and rows[0].status == "failed" and "worker died" in rows[0].reason
 
@@ -112,7 +116,7 @@ CONFIG = EvolutionConfig(initial=12, population=5, tournament=3, iterations=15)
 def run_evolution(store, name="evolve", config=CONFIG, fn=standin_job, seed=0, executor=None):
     run = store.run(name)
     run_id = run["id"] if run else store.create_run("evolve", name, {}, seed)
-    return run_id, evolve(store, run_id, config, "base", seed, make_job, executor or executors.InProcess(), fn)
+    return run_id, regularized_evolution(context(store, run_id, fn, executor=executor), config, "base", seed)
 
 
 def test_history_is_complete(store):
@@ -243,7 +247,7 @@ def test_elimination_carries_the_best_through_its_stages_and_resumes(store):
 
     elimination = store.create_run("eliminate", "e", {}, 0)
     calls = Counting()
-    finalists = eliminate(store, elimination, source, stages, "base", stage_job, executors.InProcess(), calls)
+    finalists = eliminate(context(store, elimination, calls, stage_job), source, stages, "base")
     assert [len(store.evaluations(elimination, s.name)) for s in stages] == [6, 4, 3]
     assert calls.calls == 13
     best_searched = sorted({e.key: e.fitness for e in source if e.genome}.items(), key=lambda kv: -kv[1])[:6]
@@ -253,7 +257,7 @@ def test_elimination_carries_the_best_through_its_stages_and_resumes(store):
     means = {k: np.mean([e.fitness for e in large if e.key == k]) for k in finalist_keys}
     assert [f.key for f in finalists] == sorted(means, key=lambda k: -means[k])[:3]
     assert all(f.runs == 2 for f in finalists)
-    eliminate(store, elimination, source, stages, "base", stage_job, executors.InProcess(), calls)
+    eliminate(context(store, elimination, calls, stage_job), source, stages, "base")
     assert calls.calls == 13  # resumed: nothing retrained
 
 
@@ -261,9 +265,9 @@ def test_a_different_setting_is_trained_again_in_the_same_run(store):
     run_id = store.create_run("random", "r", {}, 0)
     candidates = plan(4, 3)
     calls = Counting()
-    random_search(store, run_id, candidates, ["base"], make_job, executors.InProcess(), calls)
+    train_candidates(context(store, run_id, calls), candidates, ["base"])
     longer = lambda candidate, technique: Job(candidate.genome.to_dict(), technique, "demo", 0, overrides=(("steps", 9),))  # noqa: E731
-    random_search(store, run_id, candidates, ["base"], longer, executors.InProcess(), calls)
+    train_candidates(context(store, run_id, calls, longer), candidates, ["base"])
     assert calls.calls == 6 and len({e.setting for e in store.evaluations(run_id)}) == 2
 
 
@@ -367,3 +371,13 @@ def test_surrogate_and_elimination_tau_are_scipys_on_the_stored_fitness(store):
     assert reversed_tau == pytest.approx(-expected)
     assert runs.elimination_tau(store, run_id, "demo") == (pytest.approx(reversed_tau), 6)
     assert surrogate_tau(store, elimination, store.evaluations(run_id), stage_of) == (pytest.approx(reversed_tau), 6)
+
+
+# ---- runs -------------------------------------------------------------------------------------
+def test_a_run_jobs_overrides_apply_on_its_search_preset_too():
+    spec = runs.EvolveSpec(train_overrides={"steps": 7, "batch_size": 8})
+    candidate = plan(0, 1)[0]
+    assert dict(spec.job(candidate, "base").overrides) == {"steps": 7, "batch_size": 8}
+    assert dict(spec.job(candidate, "base", overrides={"steps": 3}).overrides) == {"steps": 3, "batch_size": 8}
+    assert spec.job(candidate, "base", overrides={"steps": 3}).preset == spec.search.train
+    assert dict(spec.job(candidate, "base", "demo-long", overrides={"steps": 3}).overrides) == {"steps": 3}

@@ -7,15 +7,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from statistics import fmean
-from typing import Callable, Sequence
+from typing import Sequence
 
 from scipy.stats import kendalltau
 
 from ..genome import Genome
 from ..store import EvaluationRow, Store
-from .driver import Pending, drive
-from .jobs import Candidate, Job
-from .random_search import recording
+from .driver import Pending, SearchContext
+from .jobs import Candidate
 
 
 @dataclass(frozen=True)
@@ -70,17 +69,17 @@ def mean_by_key(evaluations: Sequence[EvaluationRow]) -> list[Ranked]:
     return [Ranked(rs[0].key, rs[0].genome, fmean(r.fitness for r in rs), len(rs)) for rs in ranked]
 
 
-def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages: Sequence[Stage],
-              technique: str, make_job: Callable[[Candidate, str, Stage], Job], executor, fn,
-              progress: Callable[[dict], None] | None = None) -> list[Ranked]:
-    """Run (or resume) every stage; returns the finalists ranked by the mean of their last-preset runs."""
+def eliminate(ctx: SearchContext, source: Sequence[EvaluationRow], stages: Sequence[Stage],
+              technique: str) -> list[Ranked]:
+    """Run (or resume) every stage (`ctx.make_job(candidate, technique, stage)`); returns the
+    finalists ranked by the mean of their last-preset runs."""
     ranking = best_by_key(source)
     if not ranking:
         return []
     sample = Candidate(Genome.from_dict(ranking[0].genome))
-    settings = {stage.name: make_job(sample, technique, stage).setting for stage in stages}
+    settings = {stage.name: ctx.make_job(sample, technique, stage).setting for stage in stages}
     for index, stage in enumerate(stages):
-        done = {e.key for e in store.evaluations(run_id, stage.name) if e.setting == settings[stage.name]}
+        done = {e.key for e in ctx.store.evaluations(ctx.run_id, stage.name) if e.setting == settings[stage.name]}
         todo = iter([r for r in ranking[:stage.take] if r.key not in done])
 
         def propose(stage=stage, todo=todo) -> Pending | None:
@@ -88,11 +87,10 @@ def eliminate(store: Store, run_id: int, source: Sequence[EvaluationRow], stages
             if ranked is None:
                 return None
             candidate = Candidate(Genome.from_dict(ranked.genome))
-            job = make_job(candidate, technique, stage)
-            return Pending(job, store.find_training(job.setting, ranked.key), (candidate, None))
+            return ctx.pending(candidate, ctx.make_job(candidate, technique, stage), (candidate, None))
 
-        drive(executor, fn, propose, recording(store, run_id, stage.name, progress))
-        ranking = _ranking_after(store, run_id, stages[:index + 1], settings)
+        ctx.run(stage.name, propose)
+        ranking = _ranking_after(ctx.store, ctx.run_id, stages[:index + 1], settings)
     return ranking[:FINALISTS]
 
 

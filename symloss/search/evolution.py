@@ -16,10 +16,10 @@ from ..errors import ExpressionError, SymlossError
 from ..genome import Genome
 from ..store import EvaluationRow, Store
 from ..train import Evaluation
-from .driver import Pending, drive
+from .driver import Pending, SearchContext
 from .jobs import Candidate, Job
 from .random_search import STAGE as RANDOM_STAGE
-from .random_search import plan, random_search, record
+from .random_search import plan, train_candidates
 
 EVOLUTION_STREAM = 1
 STAGE = "evolve"
@@ -113,12 +113,11 @@ def initial_population(store: Store, run_id: int, config: EvolutionConfig) -> li
     return [_member(store, e.id, 0) for e in ranked[:config.population]]
 
 
-def evolve(store: Store, run_id: int, config: EvolutionConfig, technique: str, seed: int,
-           make_job: Callable[[Candidate, str], Job], executor, fn,
-           progress: Callable[[dict], None] | None = None) -> list[Member]:
+def regularized_evolution(ctx: SearchContext, config: EvolutionConfig, technique: str, seed: int) -> list[Member]:
     """Run (or resume) the random phase and the evolution; returns the final population."""
+    store, run_id = ctx.store, ctx.run_id
     if len(store.evaluations(run_id, RANDOM_STAGE)) < config.initial:
-        random_search(store, run_id, plan(seed, config.initial), [technique], make_job, executor, fn, progress)
+        train_candidates(ctx, plan(seed, config.initial), [technique])
     steps = store.iterations(run_id)
     population = ([_member(store, e, a) for e, a in steps[-1]["population"]] if steps
                   else initial_population(store, run_id, config))
@@ -133,15 +132,13 @@ def evolve(store: Store, run_id: int, config: EvolutionConfig, technique: str, s
         rng_state = rng.bit_generator.state
         parent, child, attempts = breed(population, config, rng, {m.candidate.key for m in population} | in_flight)
         in_flight.add(child.key)
-        job = make_job(child, technique)
-        return Pending(job, store.find_training(job.setting, child.key),
-                       (iteration, parent, child, attempts, rng_state))
+        return ctx.pending(child, ctx.make_job(child, technique), (iteration, parent, child, attempts, rng_state))
 
     def complete(pending: Pending, evaluation: Evaluation | None) -> None:
         nonlocal population
         iteration, parent, child, attempts, rng_state = pending.context
         with store.transaction():
-            evaluation_id = record(store, run_id, STAGE, pending, child, iteration, evaluation)
+            evaluation_id = ctx.record(STAGE, pending, child, iteration, evaluation)
             member = Member(child, store.evaluation(evaluation_id), 0)
             updated = age_and_replace(population, member)
             store.add_iteration(run_id=run_id, iteration=iteration, parent_evaluation=parent.evaluation.id,
@@ -149,8 +146,15 @@ def evolve(store: Store, run_id: int, config: EvolutionConfig, technique: str, s
                                 population=[(m.evaluation.id, m.age) for m in updated])
         population = updated
         in_flight.discard(child.key)
-        if progress:
-            progress({"fitness": member.fitness})
+        ctx.report(member.fitness)
 
-    drive(executor, fn, propose, complete)
+    ctx.drive(propose, complete)
     return population
+
+
+def evolve(store: Store, run_id: int, config: EvolutionConfig, technique: str, seed: int,
+           make_job: Callable[[Candidate, str], Job], executor, fn,
+           progress: Callable[[dict], None] | None = None) -> list[Member]:
+    """`regularized_evolution` with its context spelled out (the older call)."""
+    ctx = SearchContext(store, run_id, make_job, executor, fn, progress)
+    return regularized_evolution(ctx, config, technique, seed)

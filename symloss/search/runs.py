@@ -10,13 +10,12 @@ from .. import executors, presets, zoo
 from ..augment import TECHNIQUES
 from ..errors import ConfigError
 from ..store import EvaluationRow, Store, StoreError
+from .driver import SearchContext
 from .elimination import ELIMINATION_PRESETS, Ranked, Stage, best_evaluations, eliminate, surrogate_tau
 from .evolution import STAGE as EVOLVE_STAGE
-from .evolution import EvolutionConfig, Member, evolve
-from .driver import Pending, drive
+from .evolution import EvolutionConfig, Member, regularized_evolution
 from .jobs import Candidate, Job, train_job
 from .random_search import STAGE as RANDOM_STAGE
-from .random_search import recording
 
 EVOLVE_RUN = "evolve"
 BASELINE_STAGE = "baseline"
@@ -50,8 +49,9 @@ class EvolveSpec:
 
     def job(self, candidate: Candidate, technique: str, preset: str | None = None, seed_offset: int = 0,
             overrides: dict | None = None) -> Job:
-        """The training of a candidate: on the search's preset (with the run's overrides) or another one."""
-        chosen = self.train_overrides if preset is None else (overrides or {})
+        """The training of a candidate: on the search's preset with the run's overrides, or on
+        another preset; `overrides` apply on top of either."""
+        chosen = {**(self.train_overrides if preset is None else {}), **(overrides or {})}
         return Job.of(candidate, technique, preset or self.search.train, self.seed + seed_offset,
                       self.data_root, tuple(sorted(chosen.items())))
 
@@ -101,8 +101,9 @@ def run_evolution(store: Store, run_id: int, spec: EvolveSpec, executor: executo
     """Evolve (resuming whatever the store already has), then train the CE baseline
     (`executor`: how evaluations run; an int is that many local evaluations in flight)."""
     with executors.running(executor) as executor:
-        population = evolve(store, run_id, spec.config(), spec.technique, spec.seed, spec.job, executor, fn, progress)
-        baseline(store, run_id, spec, executor, fn, progress)
+        ctx = SearchContext(store, run_id, spec.job, executor, fn, progress)
+        population = regularized_evolution(ctx, spec.config(), spec.technique, spec.seed)
+        baseline(ctx, spec.technique)
     store.set_status(run_id, "done")
     return population
 
@@ -112,16 +113,15 @@ def stored_baseline(store: Store, run_id: int) -> EvaluationRow | None:
     return rows[0] if rows else None
 
 
-def baseline(store: Store, run_id: int, spec: EvolveSpec, executor, fn, progress=None) -> EvaluationRow:
+def baseline(ctx: SearchContext, technique: str) -> EvaluationRow:
     """Cross-entropy (the CE genome) trained exactly as the run's losses were."""
-    existing = stored_baseline(store, run_id)
+    existing = stored_baseline(ctx.store, ctx.run_id)
     if existing is not None:
         return existing
     candidate = Candidate(zoo.ce_genome())
-    job = spec.job(candidate, spec.technique)
-    queue = iter([Pending(job, store.find_training(job.setting, candidate.key), (candidate, None))])
-    drive(executor, fn, lambda: next(queue, None), recording(store, run_id, BASELINE_STAGE, progress))
-    return store.evaluations(run_id, BASELINE_STAGE)[0]
+    queue = iter([ctx.pending(candidate, ctx.make_job(candidate, technique), (candidate, None))])
+    ctx.run(BASELINE_STAGE, lambda: next(queue, None))
+    return stored_baseline(ctx.store, ctx.run_id)
 
 
 def top(store: Store, run_id: int | None, count: int | None = 5) -> list[EvaluationRow]:
@@ -149,7 +149,8 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
         return spec.job(candidate, technique, stage.preset, stage.seed_offset, overrides)
 
     with executors.running(executor) as executor:
-        finalists = eliminate(store, elimination_id, source, stages, spec.technique, make_job, executor, fn, progress)
+        ctx = SearchContext(store, elimination_id, make_job, executor, fn, progress)
+        finalists = eliminate(ctx, source, stages, spec.technique)
     store.set_status(elimination_id, "done")
     return finalists
 
