@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.stats import kendalltau
 
-from symloss.study import best_k, clusters, kendall, summarise
+from symloss.study import best_k, clusters, kendall, kendall_tau, summarise
 from symloss_cli.main import main
 
 TECHNIQUES = ["base", "cutout", "mixup", "randaug", "all"]
@@ -27,6 +27,12 @@ def test_kendall_equals_scipy_over_all_and_over_the_best_k():
         both = sorted(set(sorted(range(60), key=lambda i: -x[i])[:20]) & set(sorted(range(60), key=lambda i: -y[i])[:20]))
         assert table[f"{a}-{b}"]["best_count"] == len(both)
         assert table[f"{a}-{b}"]["best"] == pytest.approx(kendalltau(x[both], y[both]).statistic)
+
+
+def test_kendall_tau_is_scipys_and_nan_below_two_pairs():
+    x, y = [0.3, 0.1, 0.2, 0.7], [0.9, 0.8, 0.1, 0.5]
+    assert kendall_tau(x, y) == pytest.approx(kendalltau(x, y).statistic)
+    assert np.isnan(kendall_tau([0.5], [0.4])) and np.isnan(kendall_tau([], []))
 
 
 def test_best_k_is_the_intersection_of_both_top_k():

@@ -25,21 +25,15 @@ def _image(render, *args) -> str:
     return f'<img alt="figure" src="data:image/png;base64,{encoded}">'
 
 
-def _table(header, rows) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def render(store: Store, top: list, baseline=None, study: Study | None = None, title: str = "symloss run") -> str:
     """The report's HTML. `top`: evaluation rows, best first; `baseline`: the CE row, if any."""
     rows = []
     for rank, evaluation in enumerate(top, 1):
         genome = store.require_genome(evaluation.key)
-        rows.append([str(rank), f"{evaluation.fitness:.4f}", html.escape(evaluation.status),
-                     f"<code>{html.escape(genome['expression'])}</code>", f"<code>{html.escape(genome['latex'])}</code>"])
+        rows.append([str(rank), f"{evaluation.fitness:.4f}", tables.plain(evaluation.status, "html"),
+                     tables.code(genome["expression"], "html"), tables.code(genome["latex"], "html")])
     parts = [f"<h1>{html.escape(title)}</h1>", f"<p>Store: <code>{html.escape(str(store.path))}</code></p>",
-             "<h2>Best losses</h2>", _table(["#", "fitness", "status", "loss", "LaTeX"], rows)]
+             "<h2>Best losses</h2>", tables.render(["#", "fitness", "status", "loss", "LaTeX"], rows, "html")]
     if baseline is not None:
         parts.append(f"<p>Cross-entropy trained the same way: fitness {baseline.fitness:.4f} "
                      f"({html.escape(baseline.status)}).</p>")
@@ -49,9 +43,8 @@ def render(store: Store, top: list, baseline=None, study: Study | None = None, t
                   "<h2>The best loss: surface and difference from cross-entropy</h2>",
                   _image(plots.surface, losses[0]), _image(plots.difference, losses[0])]
     if study is not None:
-        tau_rows = [[html.escape(pair), f"{t['all']:.3f}", f"{t['best']:.3f}"] for pair, t in study.tau.items()]
-        parts += [f"<h2>Correlation between techniques ({len(study.keys)} losses)</h2>",
-                  _table(["pair", "tau, all", f"tau, best {study.top_k}"], tau_rows)]
+        parts += [f"<h2>Correlation between techniques: Kendall's tau ({len(study.keys)} losses)</h2>",
+                  tables.tau_table(study, "html")]
         if {"base", "all"} <= set(study.techniques):
             parts += [_image(plots.scatter, study, "base", "all"),
                       _image(lambda s, a, b, path: plots.scatter(s, a, b, path, zoom=True), study, "base", "all")]

@@ -1,7 +1,8 @@
-"""Tables as LaTeX (booktabs), Markdown or plain text: Kendall tau (Table 3), equations
+"""Tables as LaTeX (booktabs), Markdown, plain text or HTML: Kendall tau (Table 3), equations
 (Table 4), results as mean +- std with the best of each column in bold (Tables 5-6)."""
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 from ..errors import ConfigError
@@ -9,7 +10,8 @@ from ..study.correlation import Study
 from ..study.results import Summary
 from . import is_control, terminal_safe, visible
 
-FORMATS = ("latex", "markdown", "text")
+FORMATS = ("latex", "markdown", "text")  # those of `symloss table`
+RENDERED = FORMATS + ("html",)  # and the HTML report's
 _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -29,12 +31,19 @@ def _markdown(text: str) -> str:
     return terminal_safe(text).replace("|", "\\|")
 
 
-def _code(text: str, fmt: str) -> str:
-    """Plain text shown as code: \\texttt{...} escaped in LaTeX, a code span in Markdown."""
+def plain(text: str, fmt: str) -> str:
+    """Plain text (a name, a status) made safe for a cell of the format."""
+    return {"latex": escape, "markdown": _markdown, "html": html.escape}.get(fmt, terminal_safe)(text)
+
+
+def code(text: str, fmt: str) -> str:
+    """Plain text shown as code: \\texttt{...} escaped in LaTeX, a code span in Markdown, <code> in HTML."""
     if fmt == "latex":
         return rf"\texttt{{{escape(text)}}}"
     if fmt == "markdown":
         return f"`` {_markdown(text)} ``" if "`" in text else f"`{_markdown(text)}`"
+    if fmt == "html":
+        return f"<code>{html.escape(text)}</code>"
     return terminal_safe(text)
 
 
@@ -50,8 +59,8 @@ def _clean(cell: object, fmt: str) -> str:
 def render(header: Sequence[str], rows: Sequence[Sequence[str]], fmt: str, align: str | None = None) -> str:
     """One table. Cells are already in the target format (LaTeX math stays math); any control
     character left in a cell is shown as its escape, never passed on."""
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown table format {fmt!r} (one of {', '.join(FORMATS)})")
+    if fmt not in RENDERED:
+        raise ConfigError(f"unknown table format {fmt!r} (one of {', '.join(RENDERED)})")
     header = [_clean(cell, fmt) for cell in header]
     rows = [[_clean(cell, fmt) for cell in row] for row in rows]
     if fmt == "latex":
@@ -62,6 +71,9 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]], fmt: str, align
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
+    if fmt == "html":
+        line = lambda tag, cells: "<tr>" + "".join(f"<{tag}>{cell}</{tag}>" for cell in cells) + "</tr>"  # noqa: E731
+        return "<table>" + line("th", header) + "".join(line("td", row) for row in rows) + "</table>\n"
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]  # text
     fit = lambda row: "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()  # noqa: E731
     return "\n".join([fit(header), fit(["-" * w for w in widths])] + [fit(row) for row in rows]) + "\n"
@@ -74,22 +86,19 @@ def _number(value: float, digits: int = 3) -> str:
 def tau_table(study: Study, fmt: str = "latex") -> str:
     """The paper's Table 3: one row per pair of techniques, tau over all losses and over the best k."""
     header = ["Pair", "All", f"Best {study.top_k}"]
-    label = {"latex": escape, "markdown": _markdown}.get(fmt, terminal_safe)
-    rows = [[label(pair), _number(t["all"]), _number(t["best"])] for pair, t in study.tau.items()]
+    rows = [[plain(pair, fmt), _number(t["all"]), _number(t["best"])] for pair, t in study.tau.items()]
     return render(header, rows, fmt)
 
 
 def equation_table(entries: Sequence[tuple[str, str]], fmt: str = "latex") -> str:
     """Named losses and their equations. entries: (name, LaTeX of the elementwise term as
     symloss generates it), or (name, Plain(text)) for a formula only known as text; names are
-    plain text, escaped for the format."""
-    name = {"latex": escape, "markdown": _markdown}.get(fmt, terminal_safe)
-
+    plain text, escaped for the format. HTML shows every equation as code."""
     def cell(equation: str) -> str:
-        if isinstance(equation, Plain):
-            return _code(equation, fmt)
+        if isinstance(equation, Plain) or fmt == "html":
+            return code(equation, fmt)
         return equation if fmt == "text" else f"${equation}$"
-    return render(["Name", "Equation"], [[name(n), cell(e)] for n, e in entries], fmt, align="ll")
+    return render(["Name", "Equation"], [[plain(n, fmt), cell(e)] for n, e in entries], fmt, align="ll")
 
 
 def run_equations(store, evaluations, label=lambda rank, e: f"#{rank} ({e.fitness:.4f})") -> list[tuple[str, str]]:
@@ -117,8 +126,8 @@ def results_table(summary: Summary, fmt: str = "latex", digits: int = 3, scale: 
         text = f"{mean:.{digits}f} $\\pm$ {std:.{digits}f}" if fmt == "latex" else f"{mean:.{digits}f} ± {std:.{digits}f}"
         if summary.best.get(column) != row:
             return text
-        return {"latex": rf"\textbf{{{text}}}", "markdown": f"**{text}**"}.get(fmt, text + " *")
+        bold = {"latex": rf"\textbf{{{text}}}", "markdown": f"**{text}**", "html": f"<b>{text}</b>"}
+        return bold.get(fmt, text + " *")
 
-    label = {"latex": escape, "markdown": _markdown}.get(fmt, terminal_safe)
-    header = ["Loss"] + [label(c) for c in summary.columns]
-    return render(header, [[label(row)] + [cell(row, c) for c in summary.columns] for row in summary.rows], fmt)
+    header = ["Loss"] + [plain(c, fmt) for c in summary.columns]
+    return render(header, [[plain(row, fmt)] + [cell(row, c) for c in summary.columns] for row in summary.rows], fmt)

@@ -9,13 +9,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
-from scipy.stats import kendalltau
 
 from .. import executors
 from ..search.jobs import Candidate, Job, train_job
 from ..augment import TECHNIQUES
 from ..search.random_search import STAGE, plan, random_search
 from ..store import Store
+from .stats import kendall_tau
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,13 @@ def best_k(first: np.ndarray, second: np.ndarray, k: int) -> np.ndarray:
     return np.array(sorted(top(first) & top(second)), dtype=int)
 
 
-def _tau(first: np.ndarray, second: np.ndarray) -> float:
-    if len(first) < 2:
-        return float("nan")
-    return float(kendalltau(first, second).statistic)
-
-
 def kendall(accuracies: dict[str, Sequence[float]], techniques: Sequence[str], k: int) -> dict[str, dict[str, float]]:
     """Kendall's tau for every pair of techniques: over all losses, and over the pair's best k."""
     table = {}
     for a, b in combinations(techniques, 2):
         first, second = np.asarray(accuracies[a], float), np.asarray(accuracies[b], float)
         chosen = best_k(first, second, k)
-        table[f"{a}-{b}"] = {"all": _tau(first, second), "best": _tau(first[chosen], second[chosen]),
+        table[f"{a}-{b}"] = {"all": kendall_tau(first, second), "best": kendall_tau(first[chosen], second[chosen]),
                              "best_count": int(len(chosen))}
     return table
 
