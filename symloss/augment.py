@@ -62,8 +62,10 @@ RANDAUG_OPS: dict[str, RandAugOp] = {
     "identity": RandAugOp(None, False, lambda images, _: images),
     "shear_x": RandAugOp(lambda m, w: 0.3 * m / 30, True, lambda images, v: _shear(images, v, x=True)),
     "shear_y": RandAugOp(lambda m, w: 0.3 * m / 30, True, lambda images, v: _shear(images, v, x=False)),
-    "translate_x": RandAugOp(lambda m, w: 150 / 331 * w * m / 30, True, lambda images, v: _translate(images, v, x=True)),
-    "translate_y": RandAugOp(lambda m, w: 150 / 331 * w * m / 30, True, lambda images, v: _translate(images, v, x=False)),
+    "translate_x": RandAugOp(lambda m, w: 150 / 331 * w * m / 30, True,
+                             lambda images, v: _translate(images, v, x=True)),
+    "translate_y": RandAugOp(lambda m, w: 150 / 331 * w * m / 30, True,
+                             lambda images, v: _translate(images, v, x=False)),
     "rotate": RandAugOp(lambda m, w: 30.0 * m / 30, True, lambda images, v: TF.rotate(images, angle=v)),
     "brightness": RandAugOp(lambda m, w: 0.9 * m / 30, True, lambda images, v: TF.adjust_brightness(images, 1.0 + v)),
     "color": RandAugOp(lambda m, w: 0.9 * m / 30, True, lambda images, v: TF.adjust_saturation(images, 1.0 + v)),
@@ -146,7 +148,8 @@ def randaugment(images: torch.Tensor, n: int, m: int, generator: torch.Generator
             op = RANDAUG_OPS[names[index]]
             magnitude = op.magnitude(m, width) if op.magnitude else 0.0
             drew = chosen == index
-            groups = [(drew & ~negative, magnitude), (drew & negative, -magnitude)] if op.signed else [(drew, magnitude)]
+            groups = ([(drew & ~negative, magnitude), (drew & negative, -magnitude)] if op.signed
+                      else [(drew, magnitude)])
             for picked, value in groups:
                 if picked.any():
                     images[picked] = _apply_randaug_op(images[picked], names[index], value)
