@@ -154,9 +154,8 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
         click.echo(f"run directory: {run_dir}", err=True)
         with store, StepBar(unit="eval") as bar:
             try:
-                done = store.evaluations(run_id)
-                best = max((e.fitness for e in done), default=0.0)
-                progress = _best_tracker(bar, runs.total_evaluations(spec), len(done), best)
+                best = max((e.fitness for e in store.evaluations(run_id)), default=0.0)
+                progress = _best_tracker(bar, runs.total_evaluations(spec), runs.completed(store, run_id), best)
                 runs.run_evolution(store, run_id, spec, executor, progress)
             except KeyboardInterrupt:
                 raise _interrupted(store, run_id, run_dir) from None

@@ -16,6 +16,7 @@ from symloss.search.elimination import ELIMINATION_PRESETS, Stage, eliminate, su
 from symloss.search.evolution import age_and_replace, tournament
 from symloss.search.jobs import Job
 from symloss.store import Store, StoreError
+from symloss.train import Evaluation
 
 
 def make_job(candidate, technique):
@@ -119,12 +120,26 @@ def run_evolution(store, name="evolve", config=CONFIG, fn=standin_job, seed=0, e
     return run_id, regularized_evolution(context(store, run_id, fn, executor=executor), config, "base", seed)
 
 
+def children_of(store, run_id):
+    """{iteration: its children's evaluations, in order}."""
+    children = {}
+    for evaluation in store.evaluations(run_id, "evolve"):
+        children.setdefault(evaluation.iteration, []).append(evaluation)
+    return children
+
+
 def test_history_is_complete(store):
     run_id, population = run_evolution(store)
     assert len(store.evaluations(run_id, "random")) == CONFIG.initial
-    assert len(store.evaluations(run_id, "evolve")) == CONFIG.iterations
     steps = store.iterations(run_id)
     assert [s["iteration"] for s in steps] == list(range(CONFIG.iterations))
+    children = children_of(store, run_id)
+    assert sorted(children) == list(range(CONFIG.iterations))
+    for step in steps:  # every child is kept; only the last may have succeeded
+        bred = children[step["iteration"]]
+        assert bred[-1].id == step["evaluation_id"] and len(bred) <= CONFIG.max_children
+        assert all(e.status in evolution.FAILED for e in bred[:-1])
+    assert any(len(bred) > 1 for bred in children.values())  # the stand-in made some child fail
     assert len(population) == CONFIG.population
 
 
@@ -140,11 +155,14 @@ def test_ages_and_replacement_of_the_worst_among_the_oldest(store):
     run_id, _ = run_evolution(store)
     steps = store.iterations(run_id)
     fitness = {e.id: e.fitness for e in store.evaluations(run_id)}
+    status = {e.id: e.status for e in store.evaluations(run_id)}
     for before, after in zip(steps, steps[1:]):
         previous = [(e, a + 1) for e, a in before["population"]]
         oldest = max(a for _, a in previous)
         victim = min((i for i, (_, a) in enumerate(previous) if a == oldest), key=lambda i: fitness[previous[i][0]])
         expected = previous[:victim] + [(after["evaluation_id"], 0)] + previous[victim + 1:]
+        if status[after["evaluation_id"]] in evolution.FAILED:  # every child failed: no one replaced
+            expected = previous
         assert [tuple(p) for p in after["population"]] == expected
 
 
@@ -194,28 +212,94 @@ def test_age_and_replace_ages_everyone_and_replaces_the_worst_oldest():
     child = M(0.7, 0)
     after = age_and_replace(population, child)
     assert [m.age for m in after] == [4, 2, 0, 3] and after[2] is child
+    assert [(m.fitness, m.age) for m in age_and_replace(after, None)] == [(0.9, 5), (0.2, 3), (0.7, 1), (0.4, 4)]
+
+
+def history(store, run_id):
+    """Each iteration's children (key, status) and population (key, age): ids differ per store."""
+    key = lambda evaluation_id: store.evaluation(evaluation_id).key  # noqa: E731
+    children = children_of(store, run_id)
+    return [(s["iteration"], [(e.key, e.status) for e in children[s["iteration"]]], key(s["parent_evaluation"]),
+             [(key(e), a) for e, a in s["population"]]) for s in store.iterations(run_id)]
 
 
 def test_evolution_is_deterministic_and_resumes_exactly(tmp_path):
     with Store(tmp_path / "a", create=True) as straight:
         run_a, _ = run_evolution(straight)
-        history_a = [(s["iteration"], straight.evaluation(s["evaluation_id"]).key, s["population"])
-                     for s in straight.iterations(run_a)]
+        history_a = history(straight, run_a)
+        first_children = {bred[0].id for bred in children_of(straight, run_a).values()}
+        trainings = [e for e in straight.evaluations(run_a) if e.reused_from is None]  # in the order they ran
+    bred_again = [i for i, e in enumerate(trainings) if e.stage == "evolve" and e.id not in first_children]
+    assert bred_again  # the stand-in fails some children
+    # kill before the first child bred again, right after it, and at a few other moments
+    kills = sorted({5, 14, bred_again[0], bred_again[0] + 1, len(trainings) - 2})
     with Store(tmp_path / "b", create=True) as broken:
-        calls = 0
-        for limit in (5, 9, 3, 6, 100):
+        calls, left_unfinished = 0, False
+        for limit in [b - a for a, b in zip([0] + kills, kills)] + [None]:
             interrupted = Counting(limit)
             try:
-                run_b, _ = run_evolution(broken, fn=interrupted)
+                run_evolution(broken, fn=interrupted)
             except KeyboardInterrupt:
-                pass
+                finished = {s["iteration"] for s in broken.iterations(broken.run("evolve")["id"])}
+                left_unfinished |= any(e.iteration not in finished for e in broken.evaluations(stage="evolve"))
             calls += interrupted.calls
-        assert calls == CONFIG.initial + CONFIG.iterations  # every training exactly once
-        history_b = [(s["iteration"], broken.evaluation(s["evaluation_id"]).key, s["population"])
-                     for s in broken.iterations(run_b)]
-    keys = lambda history: [(i, k) for i, k, _ in history]  # noqa: E731 - evaluation ids differ per store
-    assert keys(history_a) == keys(history_b)
-    assert [[a for _, a in p] for _, _, p in history_a] == [[a for _, a in p] for _, _, p in history_b]
+        assert left_unfinished  # a run was killed between two children of one iteration
+        assert calls == len(trainings)  # every training exactly once
+        assert history(broken, broken.run("evolve")["id"]) == history_a
+
+
+def failing(keys):
+    """The stand-in, but every loss whose key is in `keys` (or, for a callable, passes it) diverges."""
+    def fn(job):
+        evaluation = standin_job(job)
+        key = Candidate(Genome.from_dict(job.genome)).key
+        if key in keys if isinstance(keys, (set, frozenset)) else keys(key):
+            return Evaluation(0.0, "diverged", "chosen to fail", 1, 0.0)
+        return evaluation
+    return fn
+
+
+SAFE = {c.key for c in plan(0, CONFIG.initial)}  # the random phase's losses (seed 0)
+
+
+def test_an_iteration_whose_children_all_fail_only_ages_the_population(store):
+    config = EvolutionConfig(initial=12, population=5, tournament=3, iterations=3)
+    run_id, population = run_evolution(store, config=config, fn=failing(lambda key: key not in SAFE))
+    steps, children = store.iterations(run_id), children_of(store, run_id)
+    members = [(m.evaluation.id, 0) for m in evolution.initial_population(store, run_id, config)]
+    for step in steps:
+        bred = children[step["iteration"]]
+        assert len(bred) == 7 and len({e.key for e in bred}) == 7 and all(e.status == "diverged" for e in bred)
+        assert step["evaluation_id"] == bred[-1].id and step["parent_evaluation"] in {e for e, _ in members}
+        members = [(e, a + 1) for e, a in members]
+        assert [tuple(m) for m in step["population"]] == members
+    assert [(m.evaluation.id, m.age) for m in population] == members
+
+
+def test_a_failed_child_is_bred_again_from_the_same_parent(store, tmp_path, monkeypatch):
+    breeds = []
+    real_breed = evolution.breed
+
+    def spy(population, config, rng, taken, parent=None):
+        bred = real_breed(population, config, rng, taken, parent)
+        breeds.append((parent, bred[0]))
+        return bred
+
+    monkeypatch.setattr(evolution, "breed", spy)
+    config = EvolutionConfig(initial=12, population=5, tournament=3, iterations=1)
+    run_id, _ = run_evolution(store, "all-fail", config, failing(lambda key: key not in SAFE))
+    all_failed = [e.key for e in children_of(store, run_id)[0]]
+    breeds.clear()
+    with Store(tmp_path / "two-fail", create=True) as fresh:  # trains every child (none reused)
+        other, _ = run_evolution(fresh, "two-fail", config, failing(set(all_failed[:2])))
+        (step,) = fresh.iterations(other)
+        bred = children_of(fresh, other)[0]
+    assert len(bred) >= 3 and [e.reason for e in bred[:2]] == ["chosen to fail"] * 2 and bred[-1].status == "ok"
+    assert [e.key for e in bred] == all_failed[:len(bred)]  # bred as in the first run, until one succeeds
+    assert (bred[-1].id, 0) in [tuple(m) for m in step["population"]]
+    (first_parent, parent), *retries = breeds
+    assert first_parent is None and len(retries) == 2 and all(given is parent for given, _ in retries)
+    assert step["parent_evaluation"] == parent.evaluation.id
 
 
 def test_concurrent_evolution_in_worker_processes(store):
@@ -225,7 +309,9 @@ def test_concurrent_evolution_in_worker_processes(store):
         run_id, population = run_evolution(store, config=config, executor=pool)
     finally:
         pool.close()
-    assert len(store.iterations(run_id)) == 6 and len(store.evaluations(run_id)) == 12
+    steps, children = store.iterations(run_id), children_of(store, run_id)
+    assert sorted(s["iteration"] for s in steps) == list(range(6)) and len(store.evaluations(run_id, "random")) == 6
+    assert all(children[s["iteration"]][-1].id == s["evaluation_id"] for s in steps)
     keys = [m.candidate.key for m in population]
     assert len(keys) == len(set(keys))
 

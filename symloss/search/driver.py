@@ -84,7 +84,7 @@ class SearchContext:
     make_job: Callable[..., Job]  # (candidate, technique[, elimination stage]) -> Job
     executor: Any
     fn: Callable[[Job], Evaluation]
-    progress: Callable[[dict], None] | None = None  # told {"fitness": ...} per result
+    progress: Callable[[dict], None] | None = None  # told {"fitness": ...} per result (evolution: per iteration)
 
     def pending(self, candidate: Candidate, job: Job, context: Any) -> Pending:
         """`job`, with the earlier training of the candidate in the same setting if there is one."""

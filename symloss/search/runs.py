@@ -92,8 +92,16 @@ def reopen(run_dir: str | Path) -> tuple[Store, int, EvolveSpec]:
 
 
 def total_evaluations(spec: EvolveSpec) -> int:
+    """The steps of a run's progress: its random losses, its iterations and the CE baseline."""
     config = spec.config()
-    return config.initial + config.iterations + 1  # + the CE baseline
+    return config.initial + config.iterations + 1
+
+
+def completed(store: Store, run_id: int) -> int:
+    """The steps of `total_evaluations` the run has done (an iteration counts once, however
+    many of its children failed)."""
+    return (len(store.evaluations(run_id, RANDOM_STAGE)) + len(store.iterations(run_id))
+            + len(store.evaluations(run_id, BASELINE_STAGE)))
 
 
 def run_evolution(store: Store, run_id: int, spec: EvolveSpec, executor: executors.ExecutorLike = 1,
