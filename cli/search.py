@@ -208,5 +208,6 @@ def eliminate_command(run_dir, preset, overrides, executor):
                 click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  "
                            f"key {terminal_safe(finalist.key)}")
                 click.echo(f"   {terminal_safe(genome['expression'])}")
-            tau, count = runs.elimination_tau(store, run_id, preset)
-            click.echo(f"Kendall tau, search fitness vs the large model's (large-1), over {count} losses: {tau:.3f}")
+            tau, count = runs.elimination_tau(store, preset)
+            click.echo(f"Kendall tau, long surrogate training vs the large model's (large-1), over {count} losses: "
+                       f"{tau:.3f}")

@@ -12,7 +12,7 @@ from standin import Counting, standin_job
 from symloss import Genome, executors, phenotype
 from symloss.search import (Candidate, EvolutionConfig, Member, SearchContext, SearchError, evolution, plan,
                             regularized_evolution, runs, train_candidates)
-from symloss.search.elimination import ELIMINATION_PRESETS, Stage, eliminate, surrogate_tau
+from symloss.search.elimination import ELIMINATION_PRESETS, Stage, eliminate, stage_tau
 from symloss.search.evolution import age_and_replace, tournament
 from symloss.search.jobs import Job
 from symloss.store import Store, StoreError
@@ -216,7 +216,7 @@ def test_age_and_replace_ages_everyone_and_replaces_the_worst_oldest():
 
 
 def history(store, run_id):
-    """Each iteration's children (key, status) and population (key, age): ids differ per store."""
+    """Each iteration's children (key, status), parent and population (key, age), by key: ids differ per store."""
     key = lambda evaluation_id: store.evaluation(evaluation_id).key  # noqa: E731
     children = children_of(store, run_id)
     return [(s["iteration"], [(e.key, e.status) for e in children[s["iteration"]]], key(s["parent_evaluation"]),
@@ -248,14 +248,12 @@ def test_evolution_is_deterministic_and_resumes_exactly(tmp_path):
         assert history(broken, broken.run("evolve")["id"]) == history_a
 
 
-def failing(keys):
-    """The stand-in, but every loss whose key is in `keys` (or, for a callable, passes it) diverges."""
+def failing(fails):
+    """The stand-in, but a loss whose key passes `fails` diverges."""
     def fn(job):
-        evaluation = standin_job(job)
-        key = Candidate(Genome.from_dict(job.genome)).key
-        if key in keys if isinstance(keys, (set, frozenset)) else keys(key):
+        if fails(Candidate(Genome.from_dict(job.genome)).key):
             return Evaluation(0.0, "diverged", "chosen to fail", 1, 0.0)
-        return evaluation
+        return standin_job(job)
     return fn
 
 
@@ -291,14 +289,14 @@ def test_a_failed_child_is_bred_again_from_the_same_parent(store, tmp_path, monk
     all_failed = [e.key for e in children_of(store, run_id)[0]]
     breeds.clear()
     with Store(tmp_path / "two-fail", create=True) as fresh:  # trains every child (none reused)
-        other, _ = run_evolution(fresh, "two-fail", config, failing(set(all_failed[:2])))
+        other, _ = run_evolution(fresh, "two-fail", config, failing(lambda key: key in all_failed[:2]))
         (step,) = fresh.iterations(other)
         bred = children_of(fresh, other)[0]
     assert len(bred) >= 3 and [e.reason for e in bred[:2]] == ["chosen to fail"] * 2 and bred[-1].status == "ok"
     assert [e.key for e in bred] == all_failed[:len(bred)]  # bred as in the first run, until one succeeds
     assert (bred[-1].id, 0) in [tuple(m) for m in step["population"]]
     (first_parent, parent), *retries = breeds
-    assert first_parent is None and len(retries) == 2 and all(given is parent for given, _ in retries)
+    assert first_parent is None and len(retries) == len(bred) - 1 and all(given is parent for given, _ in retries)
     assert step["parent_evaluation"] == parent.evaluation.id
 
 
@@ -416,47 +414,37 @@ def test_breed_raises_search_error_when_no_parent_yields_a_child():
     assert Barren.calls == evolution.MAX_PARENT_DRAWS * 3 == 300
 
 
-# ---- Kendall's tau between search and elimination fitness ------------------------------------
-def stored_fitness(store, run_name, stages):
-    """{key: fitness} of a run's stages, straight from SQLite (the best where a key repeats)."""
+# ---- Kendall's tau between the elimination's first two stages -------------------------------
+def stored_fitness(store, run_name, stage):
+    """{key: fitness} of a run's stage, straight from SQLite (the latest where a key repeats)."""
     rows = store.connection.execute(
         "SELECT e.key, e.fitness FROM evaluations e JOIN runs r ON r.id = e.run_id "
-        f"WHERE r.name = ? AND e.genome IS NOT NULL AND e.stage IN ({', '.join('?' * len(stages))})",
-        (run_name, *stages)).fetchall()
-    best = {}
-    for key, fitness in rows:
-        best[key] = max(fitness, best.get(key, -1.0))
-    return best
+        "WHERE r.name = ? AND e.stage = ? ORDER BY e.id", (run_name, stage)).fetchall()
+    return dict(rows)
 
 
-def test_surrogate_and_elimination_tau_are_scipys_on_the_stored_fitness(store):
+def test_elimination_tau_is_scipys_between_the_long_surrogate_and_the_large_model(store):
     run_id, _ = run_evolution(store)
-    assert math.isnan(runs.elimination_tau(store, run_id, "demo")[0])  # no elimination yet
+    assert math.isnan(runs.elimination_tau(store, "demo")[0])  # no elimination yet
     runs.run_elimination(store, run_id, runs.EvolveSpec(), "demo", executor=executors.InProcess(), fn=standin_job)
-    searched = stored_fitness(store, "evolve", ["random", "evolve"])
-    for stage, count in (("long", 10), ("large-1", 6)):
-        later = stored_fitness(store, "eliminate-demo", [stage])
-        keys = sorted(later)
-        expected = kendalltau([searched[k] for k in keys], [later[k] for k in keys]).statistic
-        assert len(keys) == count and not math.isnan(expected)
-        elimination = store.run("eliminate-demo")["id"]
-        stage_of = next(s for s in ELIMINATION_PRESETS["demo"] if s.name == stage)
-        tau, pairs = surrogate_tau(store, elimination, store.evaluations(run_id), stage_of)
-        assert pairs == count and tau == pytest.approx(expected)
-        if stage == "large-1":  # elimination_tau: the search against the first large-model stage
-            assert runs.elimination_tau(store, run_id, "demo") == (pytest.approx(expected), count)
-    # a loss the search evaluated twice counts by its best evaluation: here a second one that
-    # reverses the search's ranking of the large-1 losses
-    genomes = {e.key: e.genome for e in store.evaluations(run_id)}
+    long, large = stored_fitness(store, "eliminate-demo", "long"), stored_fitness(store, "eliminate-demo", "large-1")
+    assert len(long) == 10 and len(large) == 6 and set(large) <= set(long)
+    keys = sorted(large)
+    expected = kendalltau([long[k] for k in keys], [large[k] for k in keys]).statistic
+    assert runs.elimination_tau(store, "demo") == (pytest.approx(expected), 6)
+    searched = {e.key: e.fitness for e in runs.top(store, run_id, None)}
+    assert expected != pytest.approx(kendalltau([searched[k] for k in keys], [large[k] for k in keys]).statistic)
+    # the long stage run again in another setting: its latest evaluation of each loss counts
+    elimination = store.run("eliminate-demo")["id"]
+    genomes = {e.key: e.genome for e in store.evaluations(elimination)}
     with store.transaction():
         for key in keys:
-            store.add_evaluation(run_id=run_id, stage="random", setting="again", technique="base", preset="demo",
-                                 seed=1, key=key, genome=genomes[key], iteration=None, fitness=2 - searched[key],
+            store.add_evaluation(run_id=elimination, stage="long", setting="again", technique="base", preset="demo",
+                                 seed=1, key=key, genome=genomes[key], iteration=None, fitness=2 - long[key],
                                  status="ok", reason=None, steps=1, wall_s=0.0)
-    reversed_tau = kendalltau([2 - searched[k] for k in keys], [later[k] for k in keys]).statistic
-    assert reversed_tau == pytest.approx(-expected)
-    assert runs.elimination_tau(store, run_id, "demo") == (pytest.approx(reversed_tau), 6)
-    assert surrogate_tau(store, elimination, store.evaluations(run_id), stage_of) == (pytest.approx(reversed_tau), 6)
+    assert runs.elimination_tau(store, "demo") == (pytest.approx(-expected), 6)
+    first, second = ELIMINATION_PRESETS["demo"][:2]
+    assert stage_tau(store, elimination, first, second) == (pytest.approx(-expected), 6)
 
 
 # ---- runs -------------------------------------------------------------------------------------

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from statistics import fmean
 from typing import Sequence
 
-from scipy.stats import kendalltau
-
 from ..genome import Genome
 from ..store import EvaluationRow, Store
+from ..study.stats import kendall_tau
 from .driver import Pending, SearchContext
 from .jobs import Candidate
 
@@ -94,15 +93,12 @@ def eliminate(ctx: SearchContext, source: Sequence[EvaluationRow], stages: Seque
     return ranking[:FINALISTS]
 
 
-def surrogate_tau(store: Store, run_id: int, source: Sequence[EvaluationRow], stage: Stage) -> tuple[float, int]:
-    """(Kendall's tau, losses) between the search's fitness and a stage's, over the losses it trained."""
-    searched = {r.key: r.fitness for r in best_by_key(source)}
-    latest = {e.key: e.fitness for e in store.evaluations(run_id, stage.name)}  # the last setting run wins
-    pairs = [(searched[key], fitness) for key, fitness in latest.items() if key in searched]
-    if len(pairs) < 2:
-        return float("nan"), len(pairs)
-    first, second = zip(*pairs)
-    return float(kendalltau(first, second).statistic), len(pairs)
+def stage_tau(store: Store, run_id: int, first: Stage, second: Stage) -> tuple[float, int]:
+    """(Kendall's tau, losses) between two stages' fitness, over the losses both trained (a
+    stage run in several settings: its latest evaluation of each loss)."""
+    fitness = [{e.key: e.fitness for e in store.evaluations(run_id, stage.name)} for stage in (first, second)]
+    keys = [key for key in fitness[1] if key in fitness[0]]
+    return kendall_tau([fitness[0][k] for k in keys], [fitness[1][k] for k in keys]), len(keys)
 
 
 def _ranking_after(store: Store, run_id: int, stages: Sequence[Stage], settings: dict[str, str]) -> list[Ranked]:

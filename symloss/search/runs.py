@@ -11,7 +11,7 @@ from ..augment import TECHNIQUES
 from ..errors import ConfigError
 from ..store import EvaluationRow, Store, StoreError
 from .driver import SearchContext
-from .elimination import ELIMINATION_PRESETS, Ranked, Stage, best_evaluations, eliminate, surrogate_tau
+from .elimination import ELIMINATION_PRESETS, Ranked, Stage, best_evaluations, eliminate, stage_tau
 from .evolution import STAGE as EVOLVE_STAGE
 from .evolution import EvolutionConfig, Member, regularized_evolution
 from .jobs import Candidate, Job, train_job
@@ -163,13 +163,14 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
     return finalists
 
 
-def elimination_tau(store: Store, run_id: int, preset: str) -> tuple[float, int]:
-    """Kendall's tau between the search's fitness and the first large-model stage's (PROTOCOL 3.3)."""
+def elimination_tau(store: Store, preset: str) -> tuple[float, int]:
+    """Kendall's tau between the elimination's first stage (the long surrogate training) and its
+    second (the first large-model training), over the losses of the second (PROTOCOL 3.3)."""
     run = store.run(f"eliminate-{preset}")
-    large = [s for s in ELIMINATION_PRESETS[preset] if s.name == "large-1"]
-    if run is None or not large:
+    if run is None:
         return float("nan"), 0
-    return surrogate_tau(store, run["id"], top(store, run_id, count=None), large[0])
+    first, second = ELIMINATION_PRESETS[preset][:2]
+    return stage_tau(store, run["id"], first, second)
 
 
 def elimination_size(preset: str) -> int:
