@@ -84,7 +84,7 @@ def test_a_model_that_cannot_be_packed_is_a_config_error():
         packing.pack(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.GELU()), 2)
 
 
-LOSSES = ["ce", "focal", "mse"]
+LOSSES = ["native_ce", "focal", "mse"]
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 # (device, precision, relative tolerance of a packed member's validation loss against its run alone)
 SETTINGS = [pytest.param("cpu", "fp32", 1e-4, id="cpu-fp32"), pytest.param("cpu", "bf16", 1e-4, id="cpu-bf16"),
@@ -120,8 +120,8 @@ def test_a_diverging_member_leaves_the_others_unchanged(device, precision, rel):
     """Same shapes, same batches: the other members' numbers are the benign pack's (bitwise on the
     CPU; within the GPU's non-deterministic kernels' rounding on CUDA)."""
     options = {"steps": 20, "eval_every": 20, "device": device, "precision": precision}
-    with_nan = train.evaluate_pack(["ce", DIVERGING, "focal"], "demo", "base", seed=0, **options)
-    benign = train.evaluate_pack(["ce", "mse", "focal"], "demo", "base", seed=0, **options)
+    with_nan = train.evaluate_pack(["native_ce", DIVERGING, "focal"], "demo", "base", seed=0, **options)
+    benign = train.evaluate_pack(["native_ce", "mse", "focal"], "demo", "base", seed=0, **options)
     assert with_nan[1].status == "diverged" and with_nan[1].fitness == 0.0
     for position in (0, 2):  # the final validation runs once the diverged member has left: a smaller model
         assert with_nan[position].status == "ok"
@@ -134,8 +134,8 @@ def test_a_diverging_member_leaves_the_others_unchanged(device, precision, rel):
 @CUDA
 def test_a_compiled_pack_on_cuda_recompiles_when_a_member_leaves():
     options = {"steps": 30, "eval_every": 30, "device": "cuda"}
-    compiled = train.evaluate_pack(["ce", DIVERGING, "focal"], "demo", "base", seed=0, compile=True, **options)
-    eager = train.evaluate_pack(["ce", DIVERGING, "focal"], "demo", "base", seed=0, **options)
+    compiled = train.evaluate_pack(["native_ce", DIVERGING, "focal"], "demo", "base", seed=0, compile=True, **options)
+    eager = train.evaluate_pack(["native_ce", DIVERGING, "focal"], "demo", "base", seed=0, **options)
     assert [e.status for e in compiled] == [e.status for e in eager] == ["ok", "diverged", "ok"]
     for one, other in zip(compiled, eager):
         assert abs(one.fitness - other.fitness) <= 0.05
@@ -148,7 +148,7 @@ def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
     def criterion_for(loss):
         if loss.startswith("raises"):
             trains = loss == "raises in validation"
-            ce = real("ce")
+            ce = real("native_ce")
 
             def broken(logits, y):
                 if trains and logits.shape[0] == 64:  # a training batch; validation has 359 rows
@@ -158,7 +158,7 @@ def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
         return real(loss)
 
     monkeypatch.setattr(train, "criterion_for", criterion_for)
-    losses = [DIVERGING, "ce", "raises", "yhat*y*0 + 1", "raises in validation"]
+    losses = [DIVERGING, "native_ce", "raises", "yhat*y*0 + 1", "raises in validation"]
     options = {"steps": 150, "eval_every": 50}
     packed = train.evaluate_pack(losses, "demo", "base", seed=0, **options)
     alone = train.evaluate(DIVERGING, "demo", "base", seed=0, **options)

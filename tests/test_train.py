@@ -8,7 +8,7 @@ from symloss import ConfigError, DeviceError, Loss, presets, train, zoo
 
 
 def test_demo_cross_entropy_reaches_90_percent():
-    result = train.evaluate("ce", "demo", "base", seed=0)
+    result = train.evaluate("native_ce", "demo", "base", seed=0)
     assert result.status == "ok" and result.reason is None
     assert result.fitness >= 0.90
     assert result.steps == 300 and result.history[-1]["step"] == 300
@@ -31,7 +31,7 @@ def test_a_loss_whose_code_raises_fails_without_raising(monkeypatch):
         raise RuntimeError("boom in the loss")
 
     monkeypatch.setattr(train, "criterion_for", lambda loss: broken)
-    result = train.evaluate("ce", "demo", "base", seed=0)
+    result = train.evaluate("native_ce", "demo", "base", seed=0)
     assert result.status == "failed" and "boom" in result.reason and result.fitness == 0.0
 
 
@@ -51,7 +51,7 @@ def test_seeded_runs_reproduce_on_the_cpu():
 
 @pytest.mark.parametrize("technique", ["cutout", "randaug", "all"])
 def test_every_technique_trains(technique):
-    result = train.evaluate("ce", "demo", technique, seed=0, steps=40, eval_every=20)
+    result = train.evaluate("native_ce", "demo", technique, seed=0, steps=40, eval_every=20)
     assert result.status == "ok" and result.steps == 40 and 0.1 < result.fitness <= 1
 
 
@@ -62,7 +62,7 @@ def test_one_cycle_schedule():
 
 
 def test_sgd_with_nesterov_momentum():
-    result = train.evaluate("ce", "demo", "base", seed=0, optimizer="sgd", peak_lr=0.05, steps=50, eval_every=50)
+    result = train.evaluate("native_ce", "demo", "base", seed=0, optimizer="sgd", peak_lr=0.05, steps=50, eval_every=50)
     assert result.status == "ok" and result.fitness > 0.3
 
 
@@ -75,7 +75,7 @@ def test_sgd_with_nesterov_momentum():
 ])
 def test_configuration_errors_raise(call, culprit):
     with pytest.raises(ConfigError, match=culprit):
-        train.evaluate("ce", **{"preset": "demo", "augment": "base", **call})
+        train.evaluate("native_ce", **{"preset": "demo", "augment": "base", **call})
 
 
 def test_a_failing_device_stops_the_training_instead_of_failing_a_loss(monkeypatch):
@@ -86,7 +86,7 @@ def test_a_failing_device_stops_the_training_instead_of_failing_a_loss(monkeypat
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     monkeypatch.setattr(train, "criterion_for", lambda loss: out_of_memory if loss == "oom" else real(loss))
-    for losses in (["oom"], ["ce", "oom"]):
+    for losses in (["oom"], ["native_ce", "oom"]):
         with pytest.raises(DeviceError, match="OutOfMemoryError: CUDA out of memory"):
             train.evaluate_pack(losses, "demo", "base", seed=0, steps=5)
 
@@ -107,18 +107,18 @@ def test_bf16_on_the_cpu_trains_the_model_in_bf16_and_the_loss_in_float32(monkey
         return lambda logits, y: autocast_in_loss.append(torch.is_autocast_enabled("cpu")) or ce(logits, y)
 
     monkeypatch.setattr(train, "criterion_for", criterion_for)
-    result = train.evaluate("ce", "demo", "base", seed=0, steps=100, precision="bf16", device="cpu")
+    result = train.evaluate("native_ce", "demo", "base", seed=0, steps=100, precision="bf16", device="cpu")
     assert result.status == "ok" and result.fitness > 0.6
     assert autocast_in_loss and not any(autocast_in_loss)
 
     def short(precision):
-        return train.evaluate("ce", "demo", "base", seed=0, steps=2, device="cpu", precision=precision).history
+        return train.evaluate("native_ce", "demo", "base", seed=0, steps=2, device="cpu", precision=precision).history
     assert short("auto") == short("fp32") != short("bf16")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_demo_on_cuda():
-    assert train.evaluate("ce", "demo", "base", seed=0, device="cuda").fitness >= 0.85
+    assert train.evaluate("native_ce", "demo", "base", seed=0, device="cuda").fitness >= 0.85
 
 
 class RaisesInBackward(torch.autograd.Function):
@@ -148,7 +148,7 @@ def test_a_loss_raising_in_the_shared_backward_fails_alone_and_the_others_train(
 
     def criterion_for(loss):
         if loss == "boom":
-            ce = real("ce")
+            ce = real("native_ce")
             return lambda logits, y: RaisesInBackward.apply(ce(logits, y))
         if loss == overflowing:
             criterion = real(loss)
@@ -158,14 +158,14 @@ def test_a_loss_raising_in_the_shared_backward_fails_alone_and_the_others_train(
     monkeypatch.setattr(train, "criterion_for", criterion_for)
     options = dict(seed=0, steps=40, eval_every=40)
     RaisesInBackward.calls = 0
-    pack = train.evaluate_pack(["ce", "boom", overflowing, "focal"], "demo", "base", **options)
+    pack = train.evaluate_pack(["native_ce", "boom", overflowing, "focal"], "demo", "base", **options)
     assert RaisesInBackward.calls == 27  # 25 steps in the pack, the 26th raised; alone, it raised at once
     assert len(overflowing_calls) == 25  # it left the pack at step 25 and was not trained again
-    alone = {loss: train.evaluate(loss, "demo", "base", **options) for loss in ("ce", overflowing, "focal")}
+    alone = {loss: train.evaluate(loss, "demo", "base", **options) for loss in ("native_ce", overflowing, "focal")}
     assert [e.status for e in pack] == ["ok", "failed", "diverged", "ok"]
     assert "boom in backward" in pack[1].reason and pack[1].fitness == 0
     assert pack[2].reason == alone[overflowing].reason == "non-finite loss or gradient by step 25"
-    for got, loss in ((pack[0], "ce"), (pack[3], "focal")):  # trained to the end, as alone
+    for got, loss in ((pack[0], "native_ce"), (pack[3], "focal")):  # trained to the end, as alone
         assert got.steps == 40 and got.fitness == alone[loss].fitness > 0.3 and got.history == alone[loss].history
 
 
