@@ -160,7 +160,7 @@ class CompiledTerm:
     def factored(self, y: torch.Tensor, yhat: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
         """(body, coefficient) of each term, each body of the inputs' broadcast shape with a
         gradient path to yhat (a constant or y-only body included)."""
-        shape = torch.broadcast_shapes(y.shape, yhat.shape)
+        shape = yhat.shape if y.shape == yhat.shape else torch.broadcast_shapes(y.shape, yhat.shape)
         return [(_full(value, yhat, shape), coefficient)
                 for value, coefficient in zip(self.body(y, yhat), self.coefficients)]
 

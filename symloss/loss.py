@@ -138,9 +138,11 @@ class Loss:
 
     @cached_property
     def _with_gradient(self) -> codegen.CompiledTerm | None:
-        """f and df/dyhat (SymPy's derivative) in one function, or None when it has no torch form."""
+        """f and yhat df/dyhat (SymPy's derivative, times yhat as the softmax's Jacobian needs) in
+        one function, or None when it has no torch form."""
         try:
-            return codegen.CompiledTerm(self.expr, sp.diff(codegen.stable_form(self.expr), symbolic.YHAT))
+            slope = sp.diff(codegen.stable_form(self.expr), symbolic.YHAT)
+            return codegen.CompiledTerm(self.expr, slope * symbolic.YHAT)
         except ExpressionError:
             return None
 
@@ -181,15 +183,14 @@ class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, y, with_gradient):
         yhat = torch.softmax(logits, dim=-1)
-        (value, value_coefficient), (gradient, gradient_coefficient) = with_gradient.factored(y, yhat)
-        ctx.save_for_backward(yhat, gradient)
-        ctx.scale = gradient_coefficient / yhat.shape[0]
-        return value.mean() * (value_coefficient * yhat.shape[-1])
+        (value, value_coefficient), (g_yhat, g_coefficient) = with_gradient.factored(y, yhat)
+        ctx.save_for_backward(yhat, g_yhat)
+        ctx.scale = g_coefficient / yhat.shape[0]
+        return value.sum() * (value_coefficient / yhat.shape[0])
 
     @staticmethod
-    def backward(ctx, grad_output):
-        yhat, gradient = ctx.saved_tensors
-        g_yhat = gradient * yhat
+    def backward(ctx, grad_output):  # dL/dz = yhat * (g - sum_j yhat_j g_j) = g yhat - yhat sum_j g_j yhat_j
+        yhat, g_yhat = ctx.saved_tensors
         grad_logits = torch.addcmul(g_yhat, yhat, g_yhat.sum(dim=-1, keepdim=True), value=-1)
         return grad_logits.mul_(grad_output * ctx.scale), None, None
 
@@ -202,9 +203,13 @@ class _IndexTerms:
 
     def __init__(self, expr: sp.Expr):
         f0, f1 = expr.subs(symbolic.Y, 0), expr.subs(symbolic.Y, 1)
-        at_target = f1 - f0
-        self.at_target = codegen.CompiledTerm(at_target, sp.diff(at_target, symbolic.YHAT))
-        self.elsewhere = None if f0 == 0 else codegen.CompiledTerm(f0, sp.diff(f0, symbolic.YHAT))
+        at_target, p = f1 - f0, symbolic.YHAT
+        slope = sp.diff(at_target, p)
+        if f0 == 0:  # the target column alone: d and the closed form's d'(p) p
+            self.at_target, self.elsewhere = codegen.CompiledTerm(at_target, slope * p), None
+        else:
+            self.at_target = codegen.CompiledTerm(at_target, slope)
+            self.elsewhere = codegen.CompiledTerm(f0, sp.diff(f0, p))
 
 
 class _IndexSoftmaxLoss(torch.autograd.Function):
@@ -213,18 +218,20 @@ class _IndexSoftmaxLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, target, terms: _IndexTerms):
         p = torch.softmax(logits, dim=-1)
-        index = target.long().unsqueeze(-1)
+        index = target.unsqueeze(-1) if target.dtype == torch.int64 else target.long().unsqueeze(-1)
         p_t = p.gather(-1, index)
-        (value, value_coefficient), (slope, slope_coefficient) = terms.at_target.factored(p_t, p_t)
-        loss = value.mean() * value_coefficient
-        slope = slope * (slope_coefficient / p.shape[0])
+        batch = p.shape[0]
+        # `second`: d'(p_t) p_t where f0 is 0, else d'(p_t)
+        (value, value_coefficient), (second, second_coefficient) = terms.at_target.factored(p_t, p_t)
+        loss = value.sum() * (value_coefficient / batch)
+        second = second * (second_coefficient / batch)
         if terms.elsewhere is None:
-            ctx.save_for_backward(p, index, slope * p_t)
+            ctx.save_for_backward(p, index, second)
             return loss
         (rest, rest_coefficient), (rest_slope, rest_slope_coefficient) = terms.elsewhere.factored(p, p)
-        gradient = (rest_slope * (rest_slope_coefficient / p.shape[0])).scatter_add(-1, index, slope)
+        gradient = rest_slope.mul(rest_slope_coefficient / batch).scatter_add_(-1, index, second)
         ctx.save_for_backward(p, None, gradient)
-        return loss + rest.mean() * (rest_coefficient * p.shape[-1])
+        return loss + rest.sum() * (rest_coefficient / batch)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -232,9 +239,9 @@ class _IndexSoftmaxLoss(torch.autograd.Function):
         if index is None:  # dL/dz = p * (g - sum_j p_j g_j)
             g_p = gradient * p
             grad_logits = torch.addcmul(g_p, p, g_p.sum(dim=-1, keepdim=True), value=-1)
-        else:  # dL/dz = s * (onehot - p), s = d'(p_t) p_t
-            grad_logits = (p * -gradient).scatter_add_(-1, index, gradient)
-        return grad_logits.mul_(grad_output), None, None
+            return grad_logits.mul_(grad_output), None, None
+        scale = gradient * grad_output  # dL/dz = s * (onehot - p), s = d'(p_t) p_t
+        return (p * scale.neg()).scatter_add_(-1, index, scale), None, None
 
 
 class LossModule(nn.Module):
