@@ -11,7 +11,7 @@ from click.core import ParameterSource
 from symloss.presets import SEARCH_PRESETS
 from symloss.render import terminal_safe
 
-from .common import StepBar, executor_options, training_options
+from .common import StepBar, executor_options, executor_text, training_options
 from .names import ELIMINATION_PRESETS, TECHNIQUES
 
 if TYPE_CHECKING:
@@ -140,6 +140,7 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
     from symloss import executors
     from symloss.search import runs
 
+    executor_spec = executor
     with executors.running(executor) as executor:  # bad executor options fail before a run exists
         if resume_dir:
             _check_resumable(resume_dir)
@@ -147,11 +148,14 @@ def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, populati
             run_dir = resume_dir
         else:
             root = str(Path(data_root).resolve()) if data_root else None
+            overrides.setdefault("precision", executors.machine_precision())
             spec = runs.EvolveSpec(preset, augment, seed, initial, population, tournament, iterations, root,
                                    overrides)
             run_dir = run_dir or str(runs.default_run_dir(spec))
             store, run_id = runs.start(run_dir, spec)
         click.echo(f"run directory: {run_dir}", err=True)
+        click.echo(f"executor: {executor_text(executor_spec)}; precision: {spec.train_overrides.get('precision', 'auto')}",
+                   err=True)
         with store, StepBar(unit="eval") as bar:
             try:
                 best = max((e.fitness for e in store.evaluations(run_id)), default=0.0)

@@ -18,6 +18,7 @@ import math
 import multiprocessing
 import os
 import threading
+from pathlib import Path
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -25,8 +26,11 @@ from typing import Any, Callable
 
 from .errors import ConfigError, ExecutorError
 
-KINDS = ("local", "packed", "ray")
+KINDS = ("auto", "local", "packed", "ray")
 RAY_RETRIES = 3
+AUTO_PACK = 2  # losses per pack on a CPU (the fastest measured on 2 cores: benchmarks/main_job.py)
+AUTO_MAX_WORKERS = 8
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of processors with bf16 instructions
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,23 @@ class ExecutorSpec:
         if self.kind == "local" and self.pack_size is not None:
             raise ConfigError("--pack-size needs --executor packed or ray")
 
+    def resolved(self) -> "ExecutorSpec":
+        """The spec itself; `auto` is packed with a pack size given, local with a concurrency
+        above 1, else the machine's choice (`for_machine`)."""
+        if self.kind != "auto":
+            return self
+        if self.pack_size is not None:
+            return ExecutorSpec("packed", self.concurrency, self.pack_size)
+        return ExecutorSpec("local", self.concurrency) if self.concurrency > 1 else for_machine()
+
+    def describe(self) -> dict:
+        """The resolved spec as plain data (what a run records)."""
+        spec = self.resolved()
+        return {"kind": spec.kind, "concurrency": spec.concurrency, "pack_size": spec.pack_size}
+
     def make(self):
+        if self.kind == "auto":
+            return self.resolved().make()
         size = min(self.pack_size or (self.concurrency if self.kind == "packed" else 1), self.concurrency)
         carriers = math.ceil(self.concurrency / size)  # packs (or single jobs) in flight
         if self.kind == "ray":
@@ -60,6 +80,34 @@ class ExecutorSpec:
         else:
             backend = InProcess() if carriers == 1 else Pool(carriers)
         return backend if size == 1 else Packing(backend, size, self.concurrency)
+
+
+def for_machine() -> ExecutorSpec:
+    """What `auto` runs: with CUDA, one evaluation per GPU (packing there is not measured yet); on
+    a CPU, packs of AUTO_PACK losses, one pack at a time in each of one worker process per core
+    (at most AUTO_MAX_WORKERS)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return ExecutorSpec("local", torch.cuda.device_count())
+    workers = max(1, min(os.cpu_count() or 1, AUTO_MAX_WORKERS))
+    return ExecutorSpec("packed", concurrency=AUTO_PACK * workers, pack_size=AUTO_PACK)
+
+
+def machine_precision() -> str:
+    """The precision the main job picks: bf16 on CUDA and on processors with bf16 instructions, else fp32."""
+    import torch
+
+    return "bf16" if torch.cuda.is_available() or cpu_has_bf16() else "fp32"
+
+
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether the processor lists bf16 instructions (Linux; elsewhere False: fp32 is kept)."""
+    try:
+        flags = set(Path(cpuinfo).read_text(errors="replace").split())
+    except OSError:
+        return False
+    return any(flag in flags for flag in BF16_FLAGS)
 
 
 def make(spec: ExecutorSpec | int):

@@ -232,3 +232,49 @@ def test_executor_option_errors_are_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["error: --ray-address and --gpus-per-eval need --executor ray"]
     assert not (tmp_path / "run").exists()  # refused before the run was created
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu avx2 avx512f avx512_bf16 sse", True), ("fpu amx_bf16 amx_tile", True),
+                                             ("fpu avx2 avx512f avx512_vnni", False), ("avx512_bf16x", False)])
+def test_cpu_bf16_is_read_from_the_processor_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert executors.cpu_has_bf16(str(cpuinfo)) is expected
+    assert executors.cpu_has_bf16(str(tmp_path / "missing")) is False
+
+
+def test_auto_executor_picks_packs_per_core_on_a_cpu(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 2)
+    assert ExecutorSpec("auto").resolved() == ExecutorSpec("packed", 4, 2)
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 64)
+    assert ExecutorSpec("auto").resolved() == ExecutorSpec("packed", 2 * executors.AUTO_MAX_WORKERS, 2)
+    # what the user gives is kept: a pack size means packed, a concurrency alone local worker processes
+    assert ExecutorSpec("auto", 3, 3).resolved() == ExecutorSpec("packed", 3, 3)
+    assert ExecutorSpec("auto", 3).resolved() == ExecutorSpec("local", 3)
+    assert ExecutorSpec("local").resolved() == ExecutorSpec("local")
+    monkeypatch.setattr(executors, "cpu_has_bf16", lambda: False)
+    assert executors.machine_precision() == "fp32"
+    monkeypatch.setattr(executors, "cpu_has_bf16", lambda: True)
+    assert executors.machine_precision() == "bf16"
+
+
+def test_the_default_evolve_records_the_machines_precision(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from symloss_cli.main import main
+
+    monkeypatch.setattr(executors, "machine_precision", lambda: "fp32")
+    tiny = ["--initial", "2", "--population", "1", "--tournament", "1", "--iterations", "0", "--steps", "5"]
+    result = CliRunner().invoke(main, ["evolve", "--run-dir", str(tmp_path / "run"), *tiny])
+    assert result.exit_code == 0, result.output
+    assert "executor: packed" in result.stderr and "precision: fp32" in result.stderr
+    with Store(tmp_path / "run") as store:
+        assert store.run("evolve")["config"]["train_overrides"] == {"steps": 5, "precision": "fp32"}
+        assert {e.setting.split("|")[-1] for e in store.evaluations(None)} == {"precision=fp32,steps=5"}
+    result = CliRunner().invoke(main, ["evolve", "--run-dir", str(tmp_path / "other"), *tiny, "--precision", "bf16"])
+    assert result.exit_code == 0, result.output
+    with Store(tmp_path / "other") as store:
+        assert store.run("evolve")["config"]["train_overrides"]["precision"] == "bf16"
