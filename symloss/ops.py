@@ -16,7 +16,6 @@ from functools import cached_property
 from string import Template
 from typing import Callable
 
-import scipy.special
 import sympy as sp
 import torch
 
@@ -107,12 +106,18 @@ class SoftplusEps(Primitive):
         return Sigmoid(self.args[0] - LOG1P_EPS)
 
 
+def _special(name: str):
+    """scipy.special's `name` as a float function (scipy is imported at the first call, not with symloss)."""
+    def numeric(u):
+        import scipy.special
+
+        return float(getattr(scipy.special, name)(u))
+    return staticmethod(numeric)
+
+
 class Sigmoid(Primitive):
     positive = True
-
-    @staticmethod
-    def numeric(u):
-        return float(scipy.special.expit(u))
+    numeric = _special("expit")
 
     def fdiff(self, argindex=1):
         return self * (1 - self)
@@ -121,7 +126,7 @@ class Sigmoid(Primitive):
 class BesselI0(Primitive):
     parity = 1
     positive = True
-    numeric = staticmethod(lambda u: float(scipy.special.i0(u)))
+    numeric = _special("i0")
 
     def fdiff(self, argindex=1):
         return BesselI1(self.args[0])
@@ -130,7 +135,7 @@ class BesselI0(Primitive):
 class BesselI0e(Primitive):
     parity = 1
     positive = True
-    numeric = staticmethod(lambda u: float(scipy.special.i0e(u)))
+    numeric = _special("i0e")
 
     def fdiff(self, argindex=1):
         u = self.args[0]
@@ -139,12 +144,12 @@ class BesselI0e(Primitive):
 
 class BesselI1(Primitive):
     parity = -1
-    numeric = staticmethod(lambda u: float(scipy.special.i1(u)))
+    numeric = _special("i1")
 
 
 class BesselI1e(Primitive):
     parity = -1
-    numeric = staticmethod(lambda u: float(scipy.special.i1e(u)))
+    numeric = _special("i1e")
 
 
 @dataclass(frozen=True)
