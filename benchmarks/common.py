@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,3 +26,12 @@ def machine(cuda: bool = False) -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "symloss": symloss.__version__,
             "cpu_count": os.cpu_count(), "torch_num_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if cuda else None}
+
+
+def linked(checkout: Path, where: Path) -> Path:
+    """A directory whose `symloss` and `symloss_cli` are a checkout's packages: put first on
+    PYTHONPATH, it runs that checkout without installing it."""
+    where.mkdir(parents=True)
+    (where / "symloss").symlink_to(Path(checkout).resolve() / "symloss")
+    (where / "symloss_cli").symlink_to(Path(checkout).resolve() / "cli")
+    return where

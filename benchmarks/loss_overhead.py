@@ -16,22 +16,29 @@ smaller kept); for the random genomes the median and the 90th percentile ratio a
 torch's thread count is left at its default and recorded. The defaults (200 warm-up,
 5 blocks of 500) keep a CPU run with 50 genomes within about two minutes.
 
-Prints one JSON object. Run from the repository root:
+Prints one JSON object. With --before CHECKOUT, that checkout is measured first (in a
+subprocess, the same options) and each ratio is given as [before, after]. Run from the
+repository root:
 
-    python benchmarks/loss_overhead.py [--device cpu|cuda|all] [--genomes 50] [--seed 0]
+    python benchmarks/loss_overhead.py [--device cpu|cuda|all] [--genomes 50] [--seed 0] [--before DIR]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import symloss
-from common import machine, random_losses
+from common import linked, machine, random_losses
 
 BATCH = 128
 CLASSES = (10, 100, 1000)
@@ -71,26 +78,10 @@ def time_us(fn, classes: int, kind: str, device: str, warmup: int, blocks: int, 
     return best * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all",
-                        help="all: the CPU, and CUDA when available (default)")
-    parser.add_argument("--genomes", type=int, default=50, help="distinct random genomes (default 50)")
-    parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up iterations (default 200)")
-    parser.add_argument("--blocks", type=int, default=5, help="timed blocks (default 5)")
-    parser.add_argument("--iters", type=int, default=500, help="iterations per block (default 500)")
-    args = parser.parse_args()
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("CUDA is not available")
-    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
-
+def measure_all(devices: list[str], genomes: int, seed: int, timing: dict) -> dict:
+    """Per device, class count and target kind: cross_entropy, the CE genome, the random genomes."""
     ce = symloss.Loss.from_genome(symloss.zoo.ce_genome()).module()
-    randoms = [loss.module() for loss in random_losses(args.genomes, args.seed)]
-    timing = dict(warmup=args.warmup, blocks=args.blocks, iters=args.iters)
-
+    randoms = [loss.module() for loss in random_losses(genomes, seed)]
     results = {}
     for device in devices:
         for classes in CLASSES:
@@ -110,20 +101,59 @@ def main() -> None:
                     "random_ratio_p90": round(float(np.percentile(ratios, 90)), 3),
                     "random_ratio_max": round(float(ratios.max()), 3),
                 }
+    fused = {"ce_genome": ce.with_gradient is not None,  # module() default: fused autograd node
+             "random_genomes": sum(m.with_gradient is not None for m in randoms),
+             "random_genomes_at_class_indices": sum(getattr(m, "at_class_indices", None) is not None for m in randoms)}
+    return {"results": results, "fused": fused}
 
-    print(json.dumps({
-        "benchmark": "loss_overhead",
-        "batch": BATCH,
-        "genomes": len(randoms),
-        "fused": {"ce_genome": ce.with_gradient is not None,  # module() default: fused autograd node
-                  "random_genomes": sum(m.with_gradient is not None for m in randoms),
-                  "random_genomes_at_class_indices": sum(getattr(m, "at_class_indices", None) is not None
-                                                         for m in randoms)},
-        "seed": args.seed,
-        "timing": timing,
-        "results": results,
-        "machine": machine("cuda" in devices),
-    }, indent=2))
+
+def measured_before(checkout: Path, argv: list[str]) -> dict:
+    """This script's figures for another checkout, run in a subprocess with it first on the path."""
+    with tempfile.TemporaryDirectory() as temporary:
+        path = linked(checkout, Path(temporary) / "path")
+        done = subprocess.run([sys.executable, __file__, *argv], env={**os.environ, "PYTHONPATH": str(path)},
+                              capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+SIDE_BY_SIDE = ("ce_genome_ratio", "random_ratio_median", "random_ratio_p90")
+
+
+def side_by_side(before: dict, after: dict) -> dict:
+    """Each configuration's ratios as [before, after], then both checkouts' full figures."""
+    return {config: {**{name: [before["results"].get(config, {}).get(name), figures[name]] for name in SIDE_BY_SIDE},
+                     "before": before["results"].get(config), "after": figures}
+            for config, figures in after["results"].items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all",
+                        help="all: the CPU, and CUDA when available (default)")
+    parser.add_argument("--genomes", type=int, default=50, help="distinct random genomes (default 50)")
+    parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up iterations (default 200)")
+    parser.add_argument("--blocks", type=int, default=5, help="timed blocks (default 5)")
+    parser.add_argument("--iters", type=int, default=500, help="iterations per block (default 500)")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another checkout, measured first with the same options: ratios side by side")
+    args = parser.parse_args()
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("CUDA is not available")
+    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
+    devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
+    timing = dict(warmup=args.warmup, blocks=args.blocks, iters=args.iters)
+    argv = ["--device", args.device, "--genomes", str(args.genomes), "--seed", str(args.seed),
+            *(f"--{name}={value}" for name, value in timing.items())]
+    before = measured_before(args.before, argv) if args.before else None
+    after = measure_all(devices, args.genomes, args.seed, timing)
+    report = {"benchmark": "loss_overhead", "batch": BATCH, "genomes": args.genomes, "seed": args.seed,
+              "timing": timing, "fused": after["fused"], "results": after["results"]}
+    if before:
+        report.update(before_checkout=str(args.before), fused_before=before["fused"],
+                      results=side_by_side(before, after))
+    print(json.dumps({**report, "machine": machine("cuda" in devices), "load_average": os.getloadavg()}, indent=2))
 
 
 if __name__ == "__main__":
