@@ -36,9 +36,10 @@ def _is_expression(arg: str, option_names: set[str]) -> bool:
 def executor_options(command):
     """--executor, --concurrency, --pack-size, --gpus-per-eval, --ray-address -> an `executor` argument."""
     options = [
-        click.option("--executor", "kind", type=click.Choice(KINDS), default="local", show_default=True,
-                     help="local: this process or worker processes; packed: losses trained together as one "
-                          "packed model; ray: Ray tasks on a local or joined cluster."),
+        click.option("--executor", "kind", type=click.Choice(KINDS), default="auto", show_default=True,
+                     help="auto: picked for this machine (CPU: packed, packs of 2, a worker per core; CUDA: "
+                          "one evaluation per GPU); local: this process or worker processes; packed: losses "
+                          "trained together as one packed model; ray: Ray tasks on a local or joined cluster."),
         click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Evaluations in flight."),
         click.option("--pack-size", type=click.IntRange(min=1), default=None,
@@ -58,16 +59,47 @@ def executor_options(command):
     return wrapped
 
 
+def executor_text(spec) -> str:
+    """How evaluations will run, in words ("packed, 4 in flight, packs of 2")."""
+    chosen = spec.describe()
+    packs = f", packs of {chosen['pack_size']}" if chosen["pack_size"] else ""
+    return f"{chosen['kind']}, {chosen['concurrency']} in flight{packs}" + (" (auto)" if spec.kind == "auto" else "")
+
+
 def training_options(steps_help: str):
-    """--steps and --precision -> an `overrides` argument: the training preset's fields to replace."""
+    """--steps, --precision and the values the paper leaves unstated (--pad, --cutout-size,
+    --mixup-alpha, --randaug-n, --randaug-m, --label-smoothing) -> an `overrides` argument: the
+    training preset's fields to replace, only those given, checked before the command runs."""
+    from symloss.presets import Augmentation, check_overrides
+
+    default = Augmentation()
+    options = {  # preset field -> its option
+        "steps": click.option("--steps", type=click.IntRange(min=1), default=None, help=steps_help),
+        "precision": click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+                                  help="bf16 autocast or not (default auto: bf16 on CUDA, float32 on the CPU)."),
+        "pad": click.option("--pad", type=int, default=None,
+                            help=f"Zero padding of the random crop, px at 32x32 (default {default.pad})."),
+        "cutout_size": click.option("--cutout-size", type=int, default=None,
+                                    help=f"Cutout's square, px at 32x32 (default {default.cutout_size})."),
+        "mixup_alpha": click.option("--mixup-alpha", type=float, default=None,
+                                    help=f"Mixup's Beta(alpha, alpha) (default {default.mixup_alpha})."),
+        "randaug_n": click.option("--randaug-n", type=int, default=None,
+                                  help=f"RandAugment's operations per image (default {default.randaug_n})."),
+        "randaug_m": click.option("--randaug-m", type=int, default=None,
+                                  help=f"RandAugment's magnitude, 0-30 (default {default.randaug_m})."),
+        "label_smoothing": click.option("--label-smoothing", type=float, default=None,
+                                        help="Label smoothing of the training targets (default 0: a loss's own)."),
+    }
+
     def decorate(command):
         @functools.wraps(command)
-        def wrapped(steps, precision, **kwargs):
-            chosen = {"steps": steps, "precision": precision}
-            return command(overrides={name: value for name, value in chosen.items() if value}, **kwargs)
-        wrapped = click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-                               help="bf16 autocast or not (default auto: bf16 on CUDA, float32 on the CPU).")(wrapped)
-        return click.option("--steps", type=click.IntRange(min=1), default=None, help=steps_help)(wrapped)
+        def wrapped(**kwargs):
+            overrides = {name: value for name in options if (value := kwargs.pop(name)) is not None}
+            check_overrides(overrides)
+            return command(overrides=overrides, **kwargs)
+        for option in reversed(options.values()):
+            wrapped = option(wrapped)
+        return wrapped
     return decorate
 
 

@@ -1,20 +1,21 @@
 """The five augmentation techniques, applied to whole batches on the training device.
 
 Each technique is a pipeline of small callables in the torchvision v2 style (RandomCropFlip,
-RandAugment, Cutout, MixUp), each `(images, soft_targets, generator) -> (images, soft_targets)`.
+RandAugment, Cutout, MixUp), each `(images, targets, generator) -> (images, targets)`.
 Every image gets its own random draw (crop offset, flip, cutout position, RandAugment
 operations and signs, mixup weight and partner). torchvision's v2 functional ops do
 the pixel work; they take one parameter per call, so images that drew the same
 operation and sign are transformed together.
 
-`build(name, num_classes, **params)(images, targets) -> (images, soft_targets)`:
+`build(name, num_classes, params)(images, targets) -> (images, targets)`, params a presets.Augmentation:
 images uint8 or float in [0, 1], (B, C, H, W); targets (B,) class indices or (B, C)
-probabilities; the output images are float in [0, 1], the targets rows summing to 1.
+probabilities; the output images are float in [0, 1]. The targets come back as they came
+unless the technique mixes labels (mixup, all): then as (B, C) probabilities.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -23,18 +24,7 @@ import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
 from .errors import ConfigError
-
-REFERENCE_SIZE = 32  # the sizes below are given at 32x32 and scaled with the image
-
-
-@dataclass(frozen=True)
-class Params:
-    pad: int = 4  # zero padding before the random crop (px at 32x32)
-    cutout_size: int = 16  # side of the zeroed square (px at 32x32)
-    mixup_alpha: float = 1.0  # Beta(alpha, alpha) weights
-    randaug_n: int = 2  # operations per image
-    randaug_m: int = 9  # magnitude, 0..30
-    flip: bool = True
+from .presets import REFERENCE_SIZE, Augmentation
 
 
 def _shear(images: torch.Tensor, magnitude: float, x: bool) -> torch.Tensor:
@@ -176,8 +166,8 @@ class RandomCropFlip:
     pad: int  # px at 32x32
     flip: bool
 
-    def __call__(self, images, soft, generator):
-        return crop_and_flip(images, _scaled(self.pad, images.shape[-1]), self.flip, generator), soft
+    def __call__(self, images, targets, generator):
+        return crop_and_flip(images, _scaled(self.pad, images.shape[-1]), self.flip, generator), targets
 
 
 @dataclass(frozen=True)
@@ -185,31 +175,33 @@ class RandAugment:
     n: int
     m: int
 
-    def __call__(self, images, soft, generator):
-        return randaugment(_as_uint8(images), self.n, self.m, generator), soft
+    def __call__(self, images, targets, generator):
+        return randaugment(_as_uint8(images), self.n, self.m, generator), targets
 
 
 @dataclass(frozen=True)
 class Cutout:
     size: int  # px at 32x32
 
-    def __call__(self, images, soft, generator):
-        return cutout(images, _scaled(self.size, images.shape[-1]), generator), soft
+    def __call__(self, images, targets, generator):
+        return cutout(images, _scaled(self.size, images.shape[-1]), generator), targets
 
 
 @dataclass(frozen=True)
 class MixUp:
+    """Mixes images and their labels: the targets must be (B, C) probabilities."""
+
     alpha: float
 
     def __call__(self, images, soft, generator):
         return mixup(_as_float(images), soft, self.alpha, generator)
 
 
-TRANSFORMS: dict[str, Callable[[Params], Transform]] = {
-    "crop_flip": lambda p: RandomCropFlip(p.pad, p.flip),
-    "randaug": lambda p: RandAugment(p.randaug_n, p.randaug_m),
-    "cutout": lambda p: Cutout(p.cutout_size),
-    "mixup": lambda p: MixUp(p.mixup_alpha),
+TRANSFORMS: dict[str, Callable[[Augmentation, bool], Transform]] = {  # (parameters, flip) -> the transform
+    "crop_flip": lambda p, flip: RandomCropFlip(p.pad, flip),
+    "randaug": lambda p, flip: RandAugment(p.randaug_n, p.randaug_m),
+    "cutout": lambda p, flip: Cutout(p.cutout_size),
+    "mixup": lambda p, flip: MixUp(p.mixup_alpha),
 }
 PIPELINES = {  # each technique's transforms, in order
     "base": ("crop_flip",),
@@ -223,27 +215,27 @@ TECHNIQUES = tuple(PIPELINES)
 
 @dataclass(frozen=True)
 class Augment:
-    """One technique: its transforms in order on a batch and its soft targets; the images end as float."""
+    """One technique: its transforms in order on a batch; the images end as float, the targets as
+    they came unless the technique mixes labels (then as probabilities)."""
 
     name: str
     num_classes: int
     transforms: tuple[Transform, ...]
 
+    @property
+    def mixes_labels(self) -> bool:
+        return any(isinstance(transform, MixUp) for transform in self.transforms)
+
     def __call__(self, images: torch.Tensor, targets: torch.Tensor,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        soft = one_hot(targets, self.num_classes).to(images.device)
+        targets = (one_hot(targets, self.num_classes) if self.mixes_labels else targets).to(images.device)
         for transform in self.transforms:
-            images, soft = transform(images, soft, generator)
-        return _as_float(images), soft
+            images, targets = transform(images, targets, generator)
+        return _as_float(images), targets
 
 
-def build(name: str, num_classes: int, **params) -> Augment:
-    """The technique `name` with its parameters (pad, cutout_size, mixup_alpha, randaug_n, randaug_m, flip)."""
-    known = {f.name for f in fields(Params)}
-    unknown = set(params) - known
-    if unknown:
-        raise ConfigError(f"unknown augmentation parameter(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+def build(name: str, num_classes: int, params: Augmentation = Augmentation(), flip: bool = True) -> Augment:
+    """The technique `name` with its parameters (a TrainPreset is one: its augmentation's)."""
     if name not in PIPELINES:
         raise ConfigError(f"unknown augmentation technique {name!r} (known: {', '.join(TECHNIQUES)})")
-    p = Params(**params)
-    return Augment(name, num_classes, tuple(TRANSFORMS[step](p) for step in PIPELINES[name]))
+    return Augment(name, num_classes, tuple(TRANSFORMS[step](params, flip) for step in PIPELINES[name]))

@@ -5,7 +5,8 @@ the device (per-image randomness from one seeded generator), and takes one optim
 step under a one-cycle schedule. Channels-last everywhere; bf16 autocast on CUDA (and on the
 CPU with precision="bf16"); optional torch.compile on CUDA. A loss that produces a non-finite
 value or gradient ends its run with status `diverged` and fitness 0; nothing a bad loss does
-raises out of `evaluate` (a failing device raises DeviceError).
+raises out of `evaluate` (a failing device raises DeviceError). The loss gets class indices as
+targets where the technique mixes no labels, probabilities where it does (mixup, all).
 `evaluate_pack` trains several losses at once as one packed model (models.packing).
 """
 from __future__ import annotations
@@ -39,7 +40,8 @@ Progress = Callable[[int, int, dict], None]  # (step, total steps, latest valida
 class Evaluation:
     """The outcome of one training run; fitness is the best validation accuracy.
 
-    status: "ok", "early_stopped" (fitness: the best reached), "diverged" or "failed" (fitness 0).
+    status: "ok", "early_stopped" (fitness: the best reached, or 0 when the training accuracy never
+    reached the preset's threshold: a failed evaluation), "diverged" or "failed" (fitness 0).
     """
 
     fitness: float
@@ -77,22 +79,34 @@ class NativeCrossEntropy(nn.Module):
 
     name = "native_ce"
 
+    def __init__(self, label_smoothing: float = 0.0):
+        super().__init__()
+        self.label_smoothing = label_smoothing
+
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.float(), targets)
+        return F.cross_entropy(logits.float(), targets, label_smoothing=self.label_smoothing)
 
 
 NATIVE_CE = NativeCrossEntropy()
 
 
-def criterion_for(loss: Loss | Genome | Criterion | str) -> Criterion:
+def criterion_for(loss: Loss | Genome | Criterion | str, label_smoothing: float = 0.0) -> Criterion:
     """What trains `loss`: a Loss's or Genome's module; a criterion (module or callable) as it is.
     Text is a LOSS reference (symloss.references), except "native_ce" and its old name "ce",
-    which mean NATIVE_CE."""
+    which mean NATIVE_CE. A `label_smoothing` other than 0 replaces a loss's own (ce_ls: 0.1);
+    a criterion other than native cross-entropy cannot take one (ConfigError).
+    A criterion takes (logits, targets), targets class indices (B,) or probabilities (B, C)."""
     if isinstance(loss, str):
-        return NATIVE_CE if loss in (NativeCrossEntropy.name, "ce") else references.resolve(loss).module()
+        loss = NATIVE_CE if loss in (NativeCrossEntropy.name, "ce") else references.resolve(loss)
     if isinstance(loss, Genome):
         loss = Loss.from_genome(loss)
-    return loss.module() if isinstance(loss, Loss) else loss
+    if isinstance(loss, Loss):
+        return loss.module(label_smoothing or None)
+    if not label_smoothing:
+        return loss
+    if isinstance(loss, NativeCrossEntropy):
+        return NativeCrossEntropy(label_smoothing)
+    raise ConfigError(f"label smoothing applies to a Loss, a Genome or native_ce, not to a criterion ({loss!r:.60})")
 
 
 def default_device() -> torch.device:
@@ -142,12 +156,14 @@ class _Member:
     criterion: Criterion
     best_accuracy: float = 0.0
     best_loss: float = math.inf
+    best_train_accuracy: float = 0.0  # over the steps between two validations
     last: tuple[float, float] = (0.0, math.nan)  # the latest validation: (accuracy, loss)
     history: list[dict] = field(default_factory=list)
 
     def validated(self, step: int, accuracy: float, loss: float, train_accuracy: float) -> None:
         self.last = (accuracy, loss)
         self.best_accuracy, self.best_loss = max(self.best_accuracy, accuracy), min(self.best_loss, loss)
+        self.best_train_accuracy = max(self.best_train_accuracy, train_accuracy)
         self.history.append({"step": step, "val_accuracy": accuracy, "val_loss": loss,
                              "train_accuracy": train_accuracy})
 
@@ -191,10 +207,15 @@ class _Pack:
 
 
 def _stops_early(config: TrainPreset, step: int, train_accuracy: float) -> bool:
-    """The preset's early stop: at the first validation from `early_stop_step` on, a training
-    accuracy (since the validation before) below `early_stop_accuracy`."""
+    """The preset's early stop: at a validation (an epoch's end, or the last step) from
+    `early_stop_step` on, a training accuracy over the epoch below `early_stop_accuracy`."""
     return (config.early_stop_step is not None and step >= config.early_stop_step
-            and step - config.eval_every < config.early_stop_step and train_accuracy < config.early_stop_accuracy)
+            and train_accuracy < config.early_stop_accuracy)
+
+
+def _labels(targets: torch.Tensor) -> torch.Tensor:
+    """The class of each sample: the index, or the most likely class of mixed labels."""
+    return targets if targets.dim() == 1 else targets.argmax(dim=1)
 
 
 class _Run:
@@ -272,8 +293,7 @@ class _Run:
             values.sum().backward()  # each member's parameters get the gradient of its own loss only
             pack.bad |= ~(torch.isfinite(values) & torch.isfinite(self._member_gradient_norms()))
             pack.optimizer.step()
-            labels = targets.argmax(dim=1)
-            pack.correct += (logits.argmax(dim=2) == labels[:, None]).sum(dim=0)
+            pack.correct += (logits.argmax(dim=2) == _labels(targets)[:, None]).sum(dim=0)
         if failed:
             self._retire(failed)
 
@@ -323,12 +343,20 @@ class _Run:
             train_accuracy = int(self.pack.correct[position]) / max(1, seen)
             member.validated(step, *outcome, train_accuracy)
             if _stops_early(config, step, train_accuracy):
-                leaving[position] = member.result(
-                    "early_stopped", f"training accuracy {train_accuracy:.3f} < {config.early_stop_accuracy} "
-                    f"at step {step}", member.best_accuracy, step, self.elapsed())
+                leaving[position] = self._stopped_early(member, step, train_accuracy)
         self.pack.correct.zero_()
         if leaving:
             self._retire(leaving)
+
+    def _stopped_early(self, member: _Member, step: int, train_accuracy: float) -> Evaluation:
+        """A member stopped early: its best validation accuracy, or fitness 0 (a failed evaluation)
+        when its training accuracy never reached the threshold."""
+        threshold = self.config.early_stop_accuracy
+        reached = member.best_train_accuracy >= threshold
+        reason = f"training accuracy {train_accuracy:.3f} < {threshold} at step {step}"
+        if not reached:
+            reason += f"; it never reached {threshold}: failed"
+        return member.result("early_stopped", reason, member.best_accuracy if reached else 0.0, step, self.elapsed())
 
     @torch.no_grad()
     def _validation(self) -> list[tuple[float, float] | Exception]:
@@ -342,10 +370,9 @@ class _Run:
             images = self.val_set.images[start:start + EVAL_BATCH].float() / 255
             labels = self.val_set.labels[start:start + EVAL_BATCH]
             logits = self._logits(images, model)
-            targets = F.one_hot(labels, logits.shape[2]).float()
             hits = (logits.argmax(dim=2) == labels[:, None]).sum(dim=0).tolist()
             for position, member in enumerate(self.members):
-                value = _apply(member.criterion, logits[:, position], targets)
+                value = _apply(member.criterion, logits[:, position], labels)
                 if isinstance(value, Exception):
                     errors.setdefault(position, value)
                     continue
@@ -377,21 +404,21 @@ def evaluate(loss: Loss | Genome | Criterion | str, preset: str | TrainPreset = 
 
 def evaluate_pack(losses: Sequence[Loss | Genome | Criterion | str], preset: str | TrainPreset = "demo",
                   augment: str = "base", seed: int = 0, *, data_root: str | None = None, download: bool = False,
-                  device: str | torch.device | None = None, augment_params: dict | None = None,
-                  progress: Progress | None = None, **overrides) -> list[Evaluation]:
+                  device: str | torch.device | None = None, progress: Progress | None = None,
+                  **overrides) -> list[Evaluation]:
     """Train several losses at once as one packed model (one shared batch per step) and return
     their Evaluations in order. Each member starts from the weights and sees the batches it
     would alone, so its fitness is the one `evaluate` gives, up to float rounding; a member
     that diverges or fails leaves the pack without touching the others.
-    Overrides: fields of the preset (steps=..., peak_lr=...).
+    Overrides: fields of the preset (steps=..., peak_lr=..., cutout_size=..., label_smoothing=...).
     """
     if not losses:
         raise ConfigError("evaluate_pack needs at least one loss")
     config = presets.with_overrides(presets.get(preset) if isinstance(preset, str) else preset, **overrides)
     device = torch.device(device) if device is not None else default_device()
     dataset = data.load(config.dataset, None if data_root is None else str(data_root), download, config.validation)
-    technique = augment_module.build(augment, dataset.num_classes, **(augment_params or {}))
-    criteria = [criterion_for(loss) for loss in losses]
+    technique = augment_module.build(augment, dataset.num_classes, config)
+    criteria = [criterion_for(loss, config.label_smoothing) for loss in losses]
     with _device_failures():
         return _train(criteria, config, technique, dataset, seed, device, progress)
 

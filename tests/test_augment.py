@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from symloss import ConfigError, augment, data
+from symloss.presets import Augmentation
 
 
 @pytest.fixture(scope="module")
@@ -19,13 +20,19 @@ def generator(seed=0):
 
 
 @pytest.mark.parametrize("name", augment.TECHNIQUES)
-def test_shapes_dtypes_and_target_rows(name, batch):
+def test_shapes_dtypes_and_targets(name, batch):
+    """Class indices come back unchanged where no labels are mixed; mixing ones give probabilities."""
     images, labels = batch
-    out, soft = augment.build(name, 10)(images, labels, generator())
+    technique = augment.build(name, 10)
+    out, targets = technique(images, labels, generator())
     assert out.shape == images.shape and out.dtype == torch.float32
     assert 0 <= float(out.min()) and float(out.max()) <= 1
-    assert soft.shape == (32, 10)
-    torch.testing.assert_close(soft.sum(dim=1), torch.ones(32))
+    assert technique.mixes_labels == (name in ("mixup", "all"))
+    if technique.mixes_labels:
+        assert targets.shape == (32, 10) and targets.dtype == torch.float32
+        torch.testing.assert_close(targets.sum(dim=1), torch.ones(32))
+    else:
+        assert targets.dtype == torch.int64 and torch.equal(targets, labels)
 
 
 @pytest.mark.parametrize("name", ["mixup", "all"])
@@ -41,7 +48,7 @@ def test_mixup_targets_are_soft(name, batch):
 def test_each_image_gets_its_own_draw(name, batch):
     images, labels = batch
     same = images[:1].expand(16, -1, -1, -1).contiguous()
-    out, _ = augment.build(name, 10, mixup_alpha=1.0)(same, labels[:1].expand(16), generator(3))
+    out, _ = augment.build(name, 10)(same, labels[:1].expand(16), generator(3))
     distinct = {tuple(o.flatten().tolist()) for o in (out * 255).round().to(torch.uint8)}
     assert len(distinct) >= 8
 
@@ -55,11 +62,13 @@ def test_same_generator_seed_same_result(name, batch):
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
 
 
-def test_float_images_and_soft_targets_are_accepted(batch):
+@pytest.mark.parametrize("name", ["cutout", "all"])
+def test_float_images_and_soft_targets_are_accepted(name, batch):
     images, labels = batch
     soft_in = torch.nn.functional.one_hot(labels, 10).float() * 0.9 + 0.01
-    out, soft = augment.build("all", 10)(images.float() / 255, soft_in, generator())
+    out, soft = augment.build(name, 10)(images.float() / 255, soft_in, generator())
     assert out.dtype == torch.float32 and soft.shape == (32, 10)
+    assert torch.equal(soft, soft_in) == (name == "cutout")  # unmixed targets come back as they came
 
 
 def test_cutout_zeroes_one_square_per_image():
@@ -81,15 +90,46 @@ def test_crop_shifts_content_by_at_most_the_padding():
 
 def test_sizes_scale_with_the_image():
     big = torch.full((4, 3, 64, 64), 255, dtype=torch.uint8)
-    out, _ = augment.build("cutout", 10, pad=0, flip=False)(big, torch.zeros(4, dtype=torch.long), generator())
+    out, _ = augment.build("cutout", 10, Augmentation(pad=0), flip=False)(big, torch.zeros(4, dtype=torch.long),
+                                                                          generator())
     assert ((out[:, 0] == 0).sum(dim=(1, 2)) <= 32 * 32).all() and ((out[:, 0] == 0).sum(dim=(1, 2)) > 256).any()
 
 
-def test_unknown_technique_or_parameter_is_a_config_error():
+@pytest.mark.parametrize("size", [2, 8, 16])
+def test_the_cutout_size_is_the_square_at_32_pixels_and_scales_to_8(size):
+    """At 32x32 the square is `size` px; on the 8x8 digits a quarter of it (at least 1 px)."""
+    for width, side in ((32, size), (8, max(1, round(size / 4)))):
+        ones = torch.full((64, 1, width, width), 255, dtype=torch.uint8)
+        out, _ = augment.build("cutout", 10, Augmentation(pad=0, cutout_size=size), flip=False)(
+            ones, torch.zeros(64, dtype=torch.long), generator())
+        zeroed = (out[:, 0] == 0).sum(dim=(1, 2))
+        assert int(zeroed.max()) == side * side and bool((zeroed > 0).all()), (width, size)
+
+
+@pytest.mark.parametrize("pad", [0, 4, 8])
+def test_the_padding_is_the_largest_shift_at_32_pixels_and_scales_to_8(pad):
+    for width, shift in ((32, pad), (8, max(1, round(pad / 4)) if pad else 0)):
+        image = torch.zeros(1, 1, width, width, dtype=torch.uint8)
+        image[0, 0, width // 2, width // 2] = 255
+        out, _ = augment.build("base", 10, Augmentation(pad=pad), flip=False)(
+            image.expand(400, -1, -1, -1), torch.zeros(400, dtype=torch.long), generator())
+        rows = torch.nonzero(out[:, 0] == 1)[:, 1] - width // 2
+        assert int(rows.abs().max()) == shift, (width, pad)
+
+
+@pytest.mark.parametrize("alpha, low, high", [(0.05, 0.0, 0.1), (1.0, 0.2, 0.3), (50.0, 0.4, 0.5)])
+def test_mixup_alpha_sets_how_far_labels_are_mixed(alpha, low, high):
+    """Each image its own class: 1 - the largest target is min(lambda, 1 - lambda), whose mean under
+    Beta(alpha, alpha) is near 0 for a small alpha, 1/4 for alpha 1 (uniform), near 1/2 for a large one."""
+    images = torch.zeros(256, 1, 8, 8, dtype=torch.uint8)
+    technique = augment.build("mixup", 256, Augmentation(mixup_alpha=alpha))
+    _, soft = technique(images, torch.arange(256), generator())
+    assert low <= float((1 - soft.max(dim=1).values).mean()) <= high
+
+
+def test_an_unknown_technique_is_a_config_error():
     with pytest.raises(ConfigError, match="autoaugment"):
         augment.build("autoaugment", 10)
-    with pytest.raises(ConfigError, match="cutout_side"):
-        augment.build("cutout", 10, cutout_side=8)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
@@ -343,7 +383,7 @@ def test_randaugment_draws_operations_and_signs_per_image(monkeypatch):
 def test_the_randaug_technique_passes_n_and_m_and_changes_the_images(monkeypatch, batch):
     recorder = Recorder()
     monkeypatch.setattr(augment, "_apply_randaug_op", recorder)
-    out, _ = augment.build("randaug", 10, pad=0, flip=False, randaug_n=3, randaug_m=15)(
+    out, _ = augment.build("randaug", 10, Augmentation(pad=0, randaug_n=3, randaug_m=15), flip=False)(
         tagged(50), torch.zeros(50, dtype=torch.long), generator())
     sequences = per_image(recorder.calls)
     assert len(sequences) == 50 and all(len(s) == 3 for s in sequences.values())
@@ -351,6 +391,6 @@ def test_the_randaug_technique_passes_n_and_m_and_changes_the_images(monkeypatch
     assert rotations <= {15.0} and (out[:, 1, 0, 0] * 255).round().eq(3).all()
     monkeypatch.undo()
     images, labels = batch  # real digits, no crop or flip: only RandAugment can change them
-    out, _ = augment.build("randaug", 10, pad=0, flip=False)(images, labels, generator())
+    out, _ = augment.build("randaug", 10, Augmentation(pad=0), flip=False)(images, labels, generator())
     changed = ((out * 255).round().to(torch.uint8) != images).flatten(1).any(dim=1)
     assert changed.float().mean() >= 0.75

@@ -145,7 +145,7 @@ def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
     """Divergence, a loss that raises and early stopping each end one member; the rest go on."""
     real = train.criterion_for
 
-    def criterion_for(loss):
+    def criterion_for(loss, label_smoothing):
         if loss.startswith("raises"):
             trains = loss == "raises in validation"
             ce = real("native_ce")
@@ -165,5 +165,5 @@ def test_members_leave_a_pack_as_they_would_leave_alone(monkeypatch):
     assert (packed[0].status, packed[0].steps, packed[0].reason) == (alone.status, alone.steps, alone.reason)
     assert packed[1].status == "ok" and packed[1].steps == 150 and packed[1].fitness >= 0.8
     assert packed[2].status == "failed" and "boom" in packed[2].reason
-    assert packed[3].status == "early_stopped" and packed[3].steps == 100
+    assert packed[3].status == "early_stopped" and packed[3].steps == 100 and packed[3].fitness == 0.0
     assert packed[4].status == "failed" and "boom" in packed[4].reason

@@ -1,4 +1,5 @@
-"""The trainer: demo accuracy, divergence, failures, early stopping, seeds, schedule, errors."""
+"""The trainer: demo accuracy, divergence, failures, early stopping, seeds, schedule, errors, targets."""
+import itertools
 import math
 
 import pytest
@@ -30,15 +31,73 @@ def test_a_loss_whose_code_raises_fails_without_raising(monkeypatch):
     def broken(logits, y):
         raise RuntimeError("boom in the loss")
 
-    monkeypatch.setattr(train, "criterion_for", lambda loss: broken)
+    monkeypatch.setattr(train, "criterion_for", lambda loss, label_smoothing: broken)
     result = train.evaluate("native_ce", "demo", "base", seed=0)
     assert result.status == "failed" and "boom" in result.reason and result.fitness == 0.0
 
 
-def test_a_loss_that_cannot_learn_is_stopped_early():
+def test_a_loss_that_cannot_learn_is_stopped_early_as_a_failed_evaluation():
     result = train.evaluate("yhat*y*0 + 1", "demo", "base", seed=0)
-    assert result.status == "early_stopped" and "training accuracy" in result.reason
+    assert result.status == "early_stopped" and "never reached 0.35" in result.reason
     assert result.steps == 100
+    assert result.fitness == 0.0 < max(row["val_accuracy"] for row in result.history)  # not scored with it
+
+
+# ---- early stopping: from the end of the 7th epoch on, at every epoch's end -----------------------
+EPOCHS = {"eval_every": 20, "early_stop_step": 7 * 20, "steps": 200}  # the paper's rule, on 20-step epochs
+TRAINING_ROWS = 64  # the demo's batch; validation batches have 359 rows
+
+
+def weighted_ce(weight_at_step):
+    """Native cross-entropy times weight_at_step(step) on training batches (0: the model learns
+    nothing, -1: it unlearns), plain in validation."""
+    steps = itertools.count(1)
+
+    def criterion(logits, targets):
+        ce = train.NATIVE_CE(logits, targets)
+        return ce * weight_at_step(next(steps)) if len(logits) == TRAINING_ROWS else ce
+    return criterion
+
+
+NEVER_LEARNS = "yhat*y*0 + 1"
+LEARNS_LATE = lambda: weighted_ce(lambda step: 0.0 if step <= 100 else 1.0)  # noqa: E731 - below 0.35 in epochs 1-5
+UNLEARNS = lambda: weighted_ce(lambda step: 1.0 if step <= 140 else -1.0)  # noqa: E731 - falls after the 7th epoch
+
+
+def test_the_first_check_is_at_the_end_of_the_7th_epoch():
+    result = train.evaluate(NEVER_LEARNS, "demo", "base", seed=0, **EPOCHS)
+    assert [row["step"] for row in result.history] == [20, 40, 60, 80, 100, 120, 140]
+    assert all(row["train_accuracy"] < 0.35 for row in result.history)
+    assert result.status == "early_stopped" and result.steps == 140 and result.fitness == 0.0
+
+
+def test_the_first_check_is_at_the_first_epoch_end_from_the_early_stop_step_on():
+    result = train.evaluate(NEVER_LEARNS, "demo", "base", seed=0, **(EPOCHS | {"early_stop_step": 130}))
+    assert result.status == "early_stopped" and result.steps == 140
+
+
+def test_a_loss_below_the_threshold_only_before_the_7th_epoch_is_not_stopped():
+    result = train.evaluate(LEARNS_LATE(), "demo", "base", seed=0, **EPOCHS)
+    assert [row["train_accuracy"] < 0.35 for row in result.history][:5] == [True] * 5
+    assert result.status == "ok" and result.steps == 200 and result.fitness > 0.5
+
+
+def test_a_loss_that_reached_the_threshold_keeps_its_best_accuracy_when_stopped():
+    result = train.evaluate(UNLEARNS(), "demo", "base", seed=0, **EPOCHS)
+    assert result.status == "early_stopped" and result.steps in (160, 180, 200) and "never" not in result.reason
+    assert result.history[-1]["train_accuracy"] < 0.35
+    assert result.fitness == max(row["val_accuracy"] for row in result.history) > 0.8
+
+
+def test_each_member_of_a_pack_is_stopped_as_alone():
+    losses = [LEARNS_LATE(), NEVER_LEARNS, UNLEARNS(), "native_ce"]
+    packed = train.evaluate_pack(losses, "demo", "base", seed=0, **EPOCHS)
+    alone = [train.evaluate(loss, "demo", "base", seed=0, **EPOCHS)
+             for loss in (LEARNS_LATE(), NEVER_LEARNS, UNLEARNS())]
+    assert [(e.status, e.fitness == 0) for e in packed] == [("ok", False), ("early_stopped", True),
+                                                            ("early_stopped", False), ("ok", False)]
+    assert [e.steps for e in packed] == [e.steps for e in alone] + [200]
+    assert [e.status for e in packed[:3]] == [e.status for e in alone]
 
 
 def test_seeded_runs_reproduce_on_the_cpu():
@@ -85,7 +144,8 @@ def test_a_failing_device_stops_the_training_instead_of_failing_a_loss(monkeypat
     def out_of_memory(logits, y):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(train, "criterion_for", lambda loss: out_of_memory if loss == "oom" else real(loss))
+    monkeypatch.setattr(train, "criterion_for",
+                        lambda loss, label_smoothing: out_of_memory if loss == "oom" else real(loss))
     for losses in (["oom"], ["native_ce", "oom"]):
         with pytest.raises(DeviceError, match="OutOfMemoryError: CUDA out of memory"):
             train.evaluate_pack(losses, "demo", "base", seed=0, steps=5)
@@ -102,7 +162,7 @@ def test_bf16_on_the_cpu_trains_the_model_in_bf16_and_the_loss_in_float32(monkey
     autocast_in_loss = []
     real = train.criterion_for
 
-    def criterion_for(loss):
+    def criterion_for(loss, label_smoothing):
         ce = real(loss)
         return lambda logits, y: autocast_in_loss.append(torch.is_autocast_enabled("cpu")) or ce(logits, y)
 
@@ -146,7 +206,7 @@ def test_a_loss_raising_in_the_shared_backward_fails_alone_and_the_others_train(
     overflowing = "exp(1000*(1-yhat))*y"  # diverges, seen at the check of step 25
     overflowing_calls = []
 
-    def criterion_for(loss):
+    def criterion_for(loss, label_smoothing):
         if loss == "boom":
             ce = real("native_ce")
             return lambda logits, y: RaisesInBackward.apply(ce(logits, y))
@@ -178,3 +238,58 @@ def test_native_cross_entropy_has_its_own_name_and_ce_stays_its_old_one():
     assert not isinstance(genome_ce, train.NativeCrossEntropy)
     torch.testing.assert_close(train.NATIVE_CE(logits, targets), torch.nn.functional.cross_entropy(logits, labels))
     torch.testing.assert_close(genome_ce(logits, targets), train.NATIVE_CE(logits, targets), rtol=1e-4, atol=1e-5)
+
+
+# ---- targets: class indices wherever no labels are mixed --------------------------------------------
+@pytest.mark.parametrize("technique, mixed", [("base", False), ("cutout", False), ("randaug", False),
+                                              ("mixup", True), ("all", True)])
+def test_the_loss_gets_class_indices_unless_the_technique_mixes_labels(technique, mixed, monkeypatch):
+    seen = []
+    real = train.criterion_for
+
+    def recording(loss, label_smoothing):
+        criterion = real(loss, label_smoothing)
+
+        def record(logits, targets):
+            seen.append((len(logits), targets.dtype, tuple(targets.shape[1:])))
+            return criterion(logits, targets)
+        return record
+
+    monkeypatch.setattr(train, "criterion_for", recording)
+    train.evaluate_pack(["focal", "mse"], "demo", technique, seed=0, steps=2, eval_every=2)  # a pack: each member
+    training = (TRAINING_ROWS, torch.float32, (10,)) if mixed else (TRAINING_ROWS, torch.int64, ())
+    assert sorted(set(seen)) == [training, (359, torch.int64, ())]  # validation: always the labels
+    assert len(seen) == 2 * 3  # two members, two training steps and one validation each
+
+
+EPS = 1e-7  # symloss's protected log and reciprocal: log(u + EPS), 1 / (u + EPS)
+BY_HAND = {  # zoo losses' elementwise terms f(y, p), written out here
+    "ce": lambda y, p: -y * torch.log(p + EPS),
+    "focal": lambda y, p: -y * (1 - p) ** 2 * torch.log(p + EPS),
+    "mse": lambda y, p: (y - p) ** 2,  # f(0, p) is not 0: the class-index path sums it over every class
+    "baikal": lambda y, p: y / (p + EPS) - torch.log(p + EPS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND))
+def test_a_step_on_class_indices_has_the_loss_and_gradients_of_one_hot_targets(name):
+    """The trainer's criterion on class indices and on one-hot rows, against autograd through the
+    softmax and the term written out (float64; the gradient of a linear model's weights)."""
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(32, 20, dtype=torch.float64, generator=generator)
+    labels = torch.randint(0, 10, (32,), generator=generator)
+    weights = (0.3 * torch.randn(20, 10, dtype=torch.float64, generator=generator)).requires_grad_()
+    one_hot = torch.nn.functional.one_hot(labels, 10).double()
+    criterion = train.criterion_for(zoo.get(name))
+
+    def step(loss_of):
+        weights.grad = None
+        value = loss_of(features @ weights)
+        value.backward()
+        return value.detach(), weights.grad.clone()
+
+    expected = step(lambda logits: BY_HAND[name](one_hot, torch.softmax(logits, dim=1)).sum(dim=1).mean())
+    for targets in (labels, one_hot):
+        value, gradient = step(lambda logits: criterion(logits, targets))
+        torch.testing.assert_close(value, expected[0], rtol=1e-12, atol=0)
+        torch.testing.assert_close(gradient, expected[1], rtol=1e-10, atol=1e-13)

@@ -87,16 +87,18 @@ def train_pack(jobs: list[Job]) -> list[Evaluation | Exception]:
     if any((job.setting, job.data_root) != (first.setting, first.data_root) for job in jobs):
         raise ConfigError("a pack holds jobs of one setting (preset, technique, seed, options, data)")
     outcomes: dict[int, Evaluation | Exception] = {}
-    criteria = {}
+    losses = {}
     for index, job in enumerate(jobs):
         try:
-            criteria[index] = job.loss().module()
+            loss = job.loss()
+            loss.module()  # compiled here (and cached), so that a loss failing to compile fails alone
+            losses[index] = loss
         except Exception as error:  # noqa: BLE001 - handed to that job alone
             outcomes[index] = error
-    if criteria:
-        evaluations = train.evaluate_pack(list(criteria.values()), first.preset, first.technique, first.seed,
+    if losses:  # the trainer makes their criteria, with the setting's label smoothing
+        evaluations = train.evaluate_pack(list(losses.values()), first.preset, first.technique, first.seed,
                                           data_root=first.data_root, **dict(first.overrides))
-        outcomes.update(zip(criteria, evaluations))
+        outcomes.update(zip(losses, evaluations))
     return [outcomes[index] for index in range(len(jobs))]
 
 
