@@ -1,11 +1,9 @@
-"""Figure 7: where a run's best loss departs from CE: normalised(f) - normalised(CE)."""
-from common import evolution_store, options, write
-from symloss import Genome, Loss
+"""Figure 7: the surface f(y, yhat) over [0, 1]^2 of the best loss: a campaign's best finalist
+(the highest elimination mean), or a bare run's best searched loss."""
+from common import finalist_losses, options, write
 from symloss.render import plots
-from symloss.search import runs
 
 args = options(__doc__, "figure7.png")
-store, run_id = evolution_store(args.run_dir)
-with store:
-    best = runs.top(store, run_id, 1)[0]
-write(plots.difference(Loss.from_genome(Genome.from_dict(best.genome), name="L1"), args.out), args.out)
+finalists = finalist_losses(args.run_dir)
+best = finalists.best
+write(plots.surface(best.loss, args.out, title=f"{best.label}, the best of the {finalists.note}"), args.out)

@@ -1,9 +1,9 @@
 """Table 3: Kendall's tau between augmentation techniques, over all losses and the best k."""
-from common import options, study_store, write
+from common import options, study, write
 from symloss.render import tables
-from symloss.study import stored_study
 
 args = options(__doc__, "table3.tex")
-with study_store(args.run_dir) as store:
-    study = stored_study(store, top_k=50 if args.run_dir else 4)
-write(tables.tau_table(study, "latex"), args.out)
+found = study(args.run_dir)
+caption = (f"Kendall's tau between augmentation techniques over all {len(found.keys)} losses "
+           f"and over the best {found.top_k} of each pair")
+write(tables.captioned(tables.tau_table(found, "latex"), caption), args.out)

@@ -3,8 +3,6 @@ import base64
 import re
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +18,6 @@ from symloss.symbolic import Y, YHAT
 from symloss_cli.main import main
 
 PNG, PDF = b"\x89PNG\r\n\x1a\n", b"%PDF"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args):
@@ -162,7 +159,7 @@ def test_tables_and_equations_compile_with_pdflatex(tmp_path):
     study = Study(["base", "cutout", "all"], [str(i) for i in range(12)], accuracies,
                   kendall(accuracies, ["base", "cutout", "all"], 5), 5)
     body = "\n\n".join([
-        tables.tau_table(study, "latex"),
+        tables.captioned(tables.tau_table(study, "latex"), "Kendall's tau: 50% of #1 & {the_rest} ~ $x^2$ \\"),
         tables.equation_table([(name, loss.latex()) for name, loss in losses], "latex"),
         tables.results_table(summarise({"CE": {"c10/base": [0.9, 0.91]}, "L_1&2": {"c10/base": [0.93]}}), "latex"),
         "\n".join(f"\\[ {loss.latex()} \\]" for _, loss in losses),
@@ -177,7 +174,7 @@ def test_tables_and_equations_compile_with_pdflatex(tmp_path):
     assert (tmp_path / "t.pdf").read_bytes().startswith(PDF)
 
 
-# ---- report and figures ---------------------------------------------------------------------
+# ---- report --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def evolution_dir(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("report") / "run"
@@ -213,37 +210,3 @@ def test_report_renders_in_headless_chromium_with_every_image_loaded(evolution_d
                              f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
                              copy.as_uri()], capture_output=True, text=True, timeout=600)
     assert 'data-loaded="3/3"' in result.stdout
-
-
-@pytest.mark.parametrize("script, out, magic", [
-    ("table4.py", "t4.tex", b"\\begin{tabular}"), ("figure5.py", "f5.png", PNG), ("figure6.py", "f6.png", PNG),
-    ("figure7.py", "f7.pdf", PDF), ("figure8.py", "f8.png", PNG),
-])
-def test_figure_scripts_regenerate_from_a_run(script, out, magic, evolution_dir, tmp_path):
-    target = tmp_path / out
-    result = subprocess.run([sys.executable, str(ROOT / "figures" / script), "--run-dir", str(evolution_dir),
-                             "--out", str(target)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert target.read_bytes().startswith(magic)
-
-
-@pytest.mark.parametrize("script, out, magic", [
-    ("table3.py", "t3.tex", b"\\begin{tabular}"), ("figure3.py", "f3.png", PNG), ("figure4.py", "f4.png", PNG),
-])
-def test_study_figure_scripts_make_a_small_run_when_given_none(script, out, magic, tmp_path_factory):
-    workdir = tmp_path_factory.getbasetemp() / "figures-workdir"  # shared: the small study is made once
-    workdir.mkdir(exist_ok=True)
-    target = workdir / out
-    result = subprocess.run([sys.executable, str(ROOT / "figures" / script), "--out", str(target)],
-                            capture_output=True, text=True, timeout=600, cwd=workdir)
-    assert result.returncode == 0, result.stderr
-    assert target.read_bytes().startswith(magic)
-
-
-def test_results_tables_script_reads_a_json_file(tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text('{"CE": {"cifar10/base": [0.94, 0.95]}, "L1": {"cifar10/base": [0.96, 0.95]}}')
-    result = subprocess.run([sys.executable, str(ROOT / "figures" / "tables5_6.py"), "--results", str(path),
-                             "--out", str(tmp_path / "t.tex")], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    assert r"\textbf{95.500" in (tmp_path / "t.tex").read_text()

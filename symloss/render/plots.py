@@ -47,22 +47,26 @@ def reference() -> Loss:
     return zoo.get("ce")
 
 
-def binary(losses: Mapping[str, Loss], path: str | Path, with_reference: bool = True) -> Path:
+def binary(losses: Mapping[str, Loss], path: str | Path, with_reference: bool = True,
+           title: str | None = None) -> Path:
     """Binary phenotypes (y = [0, 1], yhat = [p, 1 - p]): raw and min-max normalised, CE dashed."""
     path = checked(path)
     curves = dict(losses)
     if with_reference:
         curves.setdefault("CE", reference())
     p = phenotype.binary_p()
+    palette = plt.cm.tab10 if len(curves) <= 10 else plt.cm.tab20  # a colour of its own for each curve
     figure, (raw, scaled) = plt.subplots(1, 2, figsize=(10, 4))
-    for name, loss in curves.items():
+    for index, (name, loss) in enumerate(curves.items()):
         curve = loss.binary_curve()
-        style = "--" if name == "CE" and with_reference else "-"
-        raw.plot(p, curve, style, label=text(name))
-        scaled.plot(p, phenotype.normalised(curve), style, label=text(name))
-    for axes, title in ((raw, "raw"), (scaled, "min-max normalised")):
-        axes.set(xlabel="p (probability of the wrong class)", ylabel="loss", title=title)
-    scaled.legend(fontsize="small")
+        style = dict(linestyle="--" if name == "CE" and with_reference else "-", color=palette(index % palette.N))
+        raw.plot(p, curve, label=text(name), **style)
+        scaled.plot(p, phenotype.normalised(curve), label=text(name), **style)
+    for axes, name in ((raw, "raw"), (scaled, "min-max normalised")):
+        axes.set(xlabel="p (probability of the wrong class)", ylabel="loss", title=name)
+    scaled.legend(fontsize="small", loc="center left", bbox_to_anchor=(1.02, 0.5))
+    if title:
+        figure.suptitle(text(title))
     return save(figure, path)
 
 

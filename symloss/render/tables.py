@@ -79,6 +79,11 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]], fmt: str, align
     return "\n".join([fit(header), fit(["-" * w for w in widths])] + [fit(row) for row in rows]) + "\n"
 
 
+def captioned(tabular: str, caption: str) -> str:
+    """A LaTeX tabular in a table float with its caption (plain text, escaped)."""
+    return f"\\begin{{table}}[ht]\n\\centering\n\\caption{{{escape(caption)}}}\n{tabular}\\end{{table}}\n"
+
+
 def _number(value: float, digits: int = 3) -> str:
     return "--" if value != value else f"{value:.{digits}f}"
 
