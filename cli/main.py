@@ -11,7 +11,7 @@ import click
 
 from symloss import SymlossError, __version__
 
-from . import export, search, show, study, train
+from . import campaign, export, search, show, study, train
 
 
 class SymlossGroup(click.Group):
@@ -58,6 +58,8 @@ main.add_command(search.evolve_command)
 main.add_command(search.top_command)
 main.add_command(search.eliminate_command)
 main.add_command(study.correlate_command)
+main.add_command(campaign.campaign_command)
+main.add_command(campaign.evaluate_command)
 main.add_command(study.table_group)
 main.add_command(study.plot_command)
 main.add_command(study.report_command)

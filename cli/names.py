@@ -10,3 +10,5 @@ DATASETS = ("digits", "cifar10", "cifar100", "cars", "flowers102", "caltech101",
 ELIMINATION_PRESETS = ("paper", "demo")  # the keys of symloss.search.elimination.ELIMINATION_PRESETS
 TABLE_FORMATS = ("latex", "markdown", "text")  # symloss.render.tables.FORMATS
 EXPORT_FORMATS = ("torch", "python", "latex", "sympy", "json")  # the keys of symloss.export.FORMATS
+CAMPAIGN_PRESETS = ("paper", "demo")  # the keys of symloss.campaign.CAMPAIGN_PRESETS
+EVALUATE_PRESETS = ("paper-wrn", "paper-effnet", "demo")  # the keys of symloss.campaign.EVALUATE_PRESETS

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.core import ParameterSource
 
 from symloss.presets import SEARCH_PRESETS
 from symloss.render import terminal_safe
 
+from .campaign import StageBars, given, interrupted, refuse_given
 from .common import StepBar, executor_options, executor_text, training_options
 from .names import ELIMINATION_PRESETS, TECHNIQUES
 
@@ -62,7 +62,8 @@ def open_run(run_dir) -> tuple[Store, int]:
 
 _SPEC_TYPES = {"preset": str, "technique": str, "seed": int, "initial": (int, type(None)),
                "population": (int, type(None)), "tournament": (int, type(None)),
-               "iterations": (int, type(None)), "data_root": (str, type(None)), "train_overrides": dict}
+               "iterations": (int, type(None)), "data_root": (str, type(None)), "train_overrides": dict,
+               "initial_from": (str, type(None))}
 
 
 def _check_resumable(run_dir) -> None:
@@ -110,31 +111,52 @@ RUN_OPTIONS = ("run_dir", "preset", "augment", "seed", "initial", "population", 
 
 def _refuse_run_options_with_resume() -> None:
     """A resumed run keeps its stored configuration; options that would change it are an error."""
-    context = click.get_current_context()
-    given = [name for name in RUN_OPTIONS
-             if context.get_parameter_source(name) not in (None, ParameterSource.DEFAULT)]
-    if given:
-        options = ", ".join("--" + name.replace("_", "-") for name in given)
-        raise click.UsageError(f"--resume continues the run as configured; {options} cannot change it "
-                               f"(start a new run instead)")
+    refuse_given(RUN_OPTIONS, "--resume continues the run as configured; {options} cannot change it "
+                              "(start a new run instead)")
+
+
+def _evolve_in_campaign(campaign_dir, technique: str, overrides: dict, executor) -> None:
+    """`evolve --campaign`: the campaign's evolution of `technique` (resumable), then its top 5."""
+    refuse_given(("resume_dir",) + tuple(n for n in RUN_OPTIONS if n not in ("augment", "steps", "precision")),
+                 "--campaign runs the campaign's evolution as the campaign was made; {options} cannot change it")
+    if not given("augment"):
+        raise click.UsageError("--campaign needs --technique")
+    from symloss import campaign, executors
+    from symloss.search import runs
+
+    with (executors.running(executor) as running,
+          campaign.open_campaign(campaign_dir, overrides=overrides or None) as opened, StageBars() as bars):
+        try:
+            campaign.run_evolution_stage(opened, technique, running, bars)
+        except KeyboardInterrupt:
+            raise interrupted(f"symloss evolve --campaign {campaign_dir} --technique {technique}") from None
+        bars.close()
+        store = opened.store
+        run_id = store.run(campaign.evolve_run(technique))["id"]
+        click.echo(f"top 5 of {technique} in {campaign_dir}:")
+        print_top(_rows(store, runs.top(store, run_id, 5)), runs.stored_baseline(store, run_id))
 
 
 @click.command("evolve")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Where the run's store goes (default: runs/<time>-<preset>-<technique>).")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(SEARCH_PRESETS)))
-@click.option("--augment", default="base", show_default=True, type=click.Choice(TECHNIQUES))
+@click.option("--augment", "--technique", "augment", default="base", show_default=True, type=click.Choice(TECHNIQUES))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--initial", type=click.IntRange(min=1), default=None, help="Random losses evaluated first.")
 @click.option("--population", type=click.IntRange(min=1), default=None, help="Population size.")
 @click.option("--tournament", type=click.IntRange(min=1), default=None, help="Tournament size.")
 @click.option("--iterations", type=click.IntRange(min=0), default=None, help="Children bred and evaluated.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
+@click.option("--campaign", "campaign_dir", type=click.Path(file_okay=False), default=None,
+              help="Run the evolution of --technique of this campaign (its first population: the campaign's study).")
 @training_options("Override the training preset's steps.")
 @executor_options
 def evolve_command(run_dir, resume_dir, preset, augment, seed, initial, population, tournament, iterations,
-                   data_root, overrides, executor):
+                   data_root, campaign_dir, overrides, executor):
     """Search for losses by regularized evolution (default: the demo on the embedded digits)."""
+    if campaign_dir:
+        return _evolve_in_campaign(campaign_dir, augment, overrides, executor)
     if resume_dir:
         _refuse_run_options_with_resume()
     from symloss import executors
@@ -187,13 +209,45 @@ def top_command(run_dir, count, show_all, as_json):
         print_top(rows)
 
 
+def _print_finalists(store, finalists, tau: float, count: int) -> None:
+    for rank, finalist in enumerate(finalists, 1):
+        genome = store.require_genome(finalist.key)
+        click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  "
+                   f"key {terminal_safe(finalist.key)}")
+        click.echo(f"   {terminal_safe(genome['expression'])}")
+    click.echo(f"Kendall tau, long surrogate training vs the large model's (large-1), over {count} losses: {tau:.3f}")
+
+
+def _eliminate_in_campaign(directory, technique: str, preset: str, overrides: dict, executor) -> None:
+    """`eliminate DIR --technique T`: the elimination of the campaign's evolution of T (resumable)."""
+    from symloss import campaign, executors
+    from symloss.errors import ConfigError
+    from symloss.search import runs
+
+    with (executors.running(executor) as running,
+          campaign.open_campaign(directory, overrides=overrides or None) as opened, StageBars() as bars):
+        if given("preset") and preset != opened.preset.elimination:
+            raise ConfigError(f"{directory} eliminates with the preset {opened.preset.elimination!r}, not {preset!r}")
+        try:
+            finalists = campaign.run_elimination_stage(opened, technique, running, bars)
+        except KeyboardInterrupt:
+            raise interrupted(f"symloss eliminate {directory} --technique {technique}") from None
+        bars.close()
+        tau, count = runs.elimination_tau(opened.store, opened.preset.elimination, campaign.eliminate_run(technique))
+        _print_finalists(opened.store, finalists, tau, count)
+
+
 @click.command("eliminate")
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.option("--preset", default="demo", show_default=True, type=click.Choice(sorted(ELIMINATION_PRESETS)))
+@click.option("--technique", type=click.Choice(TECHNIQUES), default=None,
+              help="RUN_DIR is a campaign: eliminate its evolution of this technique (with the campaign's preset).")
 @training_options("Shorten every stage's training (a quick look).")
 @executor_options
-def eliminate_command(run_dir, preset, overrides, executor):
+def eliminate_command(run_dir, preset, technique, overrides, executor):
     """Carry the run's best losses through the elimination protocol's stages (resumable)."""
+    if technique:
+        return _eliminate_in_campaign(run_dir, technique, preset, overrides, executor)
     from symloss import executors
     from symloss.search import runs
 
@@ -207,11 +261,4 @@ def eliminate_command(run_dir, preset, overrides, executor):
             except KeyboardInterrupt:
                 raise _interrupted(store, run_id, run_dir) from None
             bar.close()
-            for rank, finalist in enumerate(finalists, 1):
-                genome = store.require_genome(finalist.key)
-                click.echo(f"{rank}. mean fitness {finalist.fitness:.4f} over {finalist.runs} run(s)  "
-                           f"key {terminal_safe(finalist.key)}")
-                click.echo(f"   {terminal_safe(genome['expression'])}")
-            tau, count = runs.elimination_tau(store, preset)
-            click.echo(f"Kendall tau, long surrogate training vs the large model's (large-1), over {count} losses: "
-                       f"{tau:.3f}")
+            _print_finalists(store, finalists, *runs.elimination_tau(store, preset))

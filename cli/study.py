@@ -9,8 +9,9 @@ import click
 from symloss.presets import PRESETS
 from symloss.render import terminal_safe
 
+from .campaign import StageBars, absolute, interrupted, new_campaign_options, refuse_given
 from .common import ExpressionCommand, StepBar, executor_options, resolve_loss, training_options
-from .names import TABLE_FORMATS, TECHNIQUES
+from .names import CAMPAIGN_PRESETS, TABLE_FORMATS, TECHNIQUES
 
 
 def _techniques(text: str) -> list[str]:
@@ -31,9 +32,18 @@ def _techniques(text: str) -> list[str]:
 @training_options("Override the preset's training steps.")
 @click.option("--data-root", type=click.Path(file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Techniques, losses, accuracies and tau as JSON.")
+@click.option("--campaign", "campaign_dir", type=click.Path(file_okay=False), default=None,
+              help="Run the study of this campaign (made here with --campaign-preset when there is none).")
+@click.option("--campaign-preset", type=click.Choice(CAMPAIGN_PRESETS), default=None,
+              help="The preset of a new --campaign (default demo).")
 @executor_options
-def correlate_command(run_dir, count, techniques, top_k, preset, seed, overrides, data_root, as_json, executor):
+def correlate_command(run_dir, count, techniques, top_k, preset, seed, overrides, data_root, as_json, campaign_dir,
+                      campaign_preset, executor):
     """Kendall's tau between augmentation techniques over N random losses (Table 3)."""
+    if campaign_dir:
+        return _correlate_in_campaign(campaign_dir, campaign_preset, overrides, data_root, as_json, executor)
+    if campaign_preset:
+        raise click.UsageError("--campaign-preset needs --campaign")
     chosen = _techniques(techniques)
     from symloss import executors
     from symloss.render import tables
@@ -54,6 +64,28 @@ def correlate_command(run_dir, count, techniques, top_k, preset, seed, overrides
         except KeyboardInterrupt:
             click.echo("interrupted: the same command resumes the study", err=True)
             raise click.exceptions.Exit(130) from None
+    if as_json:
+        click.echo(json.dumps(study.to_dict()))
+    else:
+        click.echo(tables.tau_table(study, "text"), nl=False)
+
+
+def _correlate_in_campaign(directory, preset, overrides: dict, data_root, as_json: bool, executor) -> None:
+    """`correlate --campaign`: the campaign's study (resumable), its tau table."""
+    refuse_given(("run_dir", "count", "techniques", "top_k", "preset", "seed"),
+                 "--campaign studies as the campaign's preset says; {options} cannot change it")
+    from symloss import campaign, executors
+    from symloss.render import tables
+    from symloss.study import stored_study
+
+    with (executors.running(executor) as running,
+          campaign.open_campaign(directory, preset, absolute(data_root), new_campaign_options(directory, overrides),
+                                 create=True) as opened, StageBars() as bars):
+        try:
+            campaign.run_study_stage(opened, running, None if as_json else bars)
+        except KeyboardInterrupt:
+            raise interrupted(f"symloss correlate --campaign {directory}") from None
+        study = stored_study(opened.store, opened.preset.top_k)
     if as_json:
         click.echo(json.dumps(study.to_dict()))
     else:
@@ -106,15 +138,37 @@ def tau_command(run_dir, top_k, fmt):
     click.echo(tables.tau_table(study, fmt), nl=False)
 
 
+def _campaign_results(directory, fmt: str) -> str:
+    """A campaign's final evaluation: a table per evaluation preset it ran (Tables 5-6)."""
+    from symloss import campaign
+    from symloss.render import tables
+    from symloss.store import Store
+    from symloss.study import summarise
+
+    with Store.open_read_only(directory) as store:
+        campaign.load(store)  # a campaign's directory, or a StoreError
+        found = {name: campaign.final_results(store, name) for name in campaign.EVALUATE_PRESETS}
+    shown = {name: results for name, results in found.items() if results}
+    if not shown:
+        raise click.UsageError(f"{directory} holds no final evaluation (run `symloss evaluate {directory}`)")
+    heading = {"latex": "% {}", "markdown": "**{}**"}.get(fmt, "{}:")
+    return "\n".join(heading.format(name) + "\n" + tables.results_table(summarise(results), fmt)
+                     for name, results in shown.items())
+
+
 @table_group.command("results")
-@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.argument("file", type=click.Path(exists=True))
 @FORMAT
 def results_command(file, fmt):
-    """Mean +- std from FILE ({loss: {column: [values of several seeds]}}), best of each column in bold."""
+    """Mean +- std, the best of each column in bold: of FILE ({loss: {column: [values of several
+    seeds]}}), or of the final evaluation of the campaign in the directory FILE (Tables 5-6)."""
     from symloss.files import read_json
     from symloss.render import tables
     from symloss.study import summarise
 
+    if Path(file).is_dir():
+        click.echo(_campaign_results(file, fmt), nl=False)
+        return
     data = read_json(file, "results file")
     try:
         summary = summarise(data)

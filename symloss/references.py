@@ -2,6 +2,7 @@
 
     ce, focal, ...        a zoo name
     RUN_DIR:best[N]       the N-th best loss of a search run (default: the best)
+    DIR:finalist[T,N]     the N-th finalist (0: the best) of technique T's elimination in a campaign
     NAME.json, or a file  a saved loss or a genome (JSON)
     -y*log(yhat)          an expression
 
@@ -20,6 +21,7 @@ from .genome import Genome
 from .loss import MAX_FILE_BYTES, SAVE_FORMAT, Loss
 
 RUN_BEST = re.compile(r"^(?P<run>.+):best(?P<rank>[1-9]\d*)?$")
+FINALIST = re.compile(r"^(?P<campaign>.+):finalist\[\s*(?P<technique>[a-z]+)\s*,\s*(?P<rank>\d{1,3})\s*\]$")
 
 
 def resolve(text: str) -> Loss:
@@ -30,6 +32,9 @@ def resolve(text: str) -> Loss:
     match = RUN_BEST.match(text)
     if match and _exists(match["run"], Path.is_dir):
         return best_of_run(match["run"], int(match["rank"] or 1))
+    match = FINALIST.match(text)
+    if match:
+        return finalist_of(match["campaign"], match["technique"], int(match["rank"]))
     if text.endswith(".json"):
         return load_file(text)
     try:
@@ -63,6 +68,20 @@ def best_of_run(run_dir: str | Path, rank: int = 1) -> Loss:
         if len(best) < rank:
             raise StoreError(f"{run_dir} has {len(best)} evaluated loss(es), not {rank}")
         return store.loss(best[rank - 1], name=f"{Path(run_dir).name}:best{rank}")
+
+
+def finalist_of(campaign_dir: str | Path, technique: str, rank: int = 0) -> Loss:
+    """The rank-th finalist (0: the best) of `technique` in a campaign directory (read-only)."""
+    from .campaign import finalists
+    from .store import Store, StoreError
+
+    with Store.open_read_only(campaign_dir) as store:
+        chosen = finalists(store, technique)
+        if rank >= len(chosen):
+            raise StoreError(f"{campaign_dir}: the elimination of {technique} has {len(chosen)} finalist(s), "
+                             f"no finalist {rank}")
+        return store.rebuild(chosen[rank].genome, f"finalist {rank} of {technique}",
+                             name=f"{Path(campaign_dir).name}:finalist[{technique},{rank}]")
 
 
 def _exists(text: str, test) -> bool:

@@ -271,6 +271,14 @@ class Store:
         row = self.connection.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return row[0] if row else None
 
+    def set_meta(self, name: str, value: str) -> None:
+        """Write a new meta entry (an entry is written once: a second write of `name` is a StoreError)."""
+        try:
+            with self.transaction():
+                self.connection.execute("INSERT INTO meta (name, value) VALUES (?, ?)", (name, value))
+        except sqlite3.IntegrityError:
+            raise StoreError(f"{self.path} already has a {_shown(name)} entry") from None
+
     # ---- runs ------------------------------------------------------------------------
     def _run(self, row: sqlite3.Row) -> dict:
         read = _Reader(self.path, row, f"run {_shown(row['id'])}")

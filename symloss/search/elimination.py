@@ -29,10 +29,10 @@ ELIMINATION_PRESETS: dict[str, tuple[Stage, ...]] = {
               Stage("large-1", "paper-wrn", 24),
               Stage("large-2", "paper-wrn", 12, seed_offset=1),
               Stage("large-3", "paper-wrn", 6, seed_offset=2)),
-    "demo": (Stage("long", "demo-long", 10),
+    "demo": (Stage("long", "demo-long", 10),  # every stage selects, as the paper's: 10 -> 6 -> 5 -> 4 -> 3
              Stage("large-1", "demo-large", 6),
-             Stage("large-2", "demo-large", 4, seed_offset=1),
-             Stage("large-3", "demo-large", 3, seed_offset=2)),
+             Stage("large-2", "demo-large", 5, seed_offset=1),
+             Stage("large-3", "demo-large", 4, seed_offset=2)),
 }
 FINALISTS = 3
 
@@ -75,8 +75,7 @@ def eliminate(ctx: SearchContext, source: Sequence[EvaluationRow], stages: Seque
     ranking = best_by_key(source)
     if not ranking:
         return []
-    sample = Candidate(Genome.from_dict(ranking[0].genome))
-    settings = {stage.name: ctx.make_job(sample, technique, stage).setting for stage in stages}
+    settings = stage_settings(ctx.make_job, ranking[0].genome, technique, stages)
     for index, stage in enumerate(stages):
         done = {e.key for e in ctx.store.evaluations(ctx.run_id, stage.name) if e.setting == settings[stage.name]}
         todo = iter([r for r in ranking[:stage.take] if r.key not in done])
@@ -89,8 +88,15 @@ def eliminate(ctx: SearchContext, source: Sequence[EvaluationRow], stages: Seque
             return ctx.pending(candidate, ctx.make_job(candidate, technique, stage), (candidate, None))
 
         ctx.run(stage.name, propose)
-        ranking = _ranking_after(ctx.store, ctx.run_id, stages[:index + 1], settings)
+        ranking = ranking_after(ctx.store, ctx.run_id, stages[:index + 1], settings)
     return ranking[:FINALISTS]
+
+
+def stage_settings(make_job, genome: dict, technique: str, stages: Sequence[Stage]) -> dict[str, str]:
+    """The setting each stage trains in (`make_job(candidate, technique, stage)`; any loss's `genome`
+    serves: a setting does not depend on the loss)."""
+    sample = Candidate(Genome.from_dict(genome))
+    return {stage.name: make_job(sample, technique, stage).setting for stage in stages}
 
 
 def stage_tau(store: Store, run_id: int, first: Stage, second: Stage) -> tuple[float, int]:
@@ -101,8 +107,9 @@ def stage_tau(store: Store, run_id: int, first: Stage, second: Stage) -> tuple[f
     return kendall_tau([fitness[0][k] for k in keys], [fitness[1][k] for k in keys]), len(keys)
 
 
-def _ranking_after(store: Store, run_id: int, stages: Sequence[Stage], settings: dict[str, str]) -> list[Ranked]:
-    """The losses of the last stage, by the mean of all their runs on its preset (in these settings)."""
+def ranking_after(store: Store, run_id: int, stages: Sequence[Stage], settings: dict[str, str]) -> list[Ranked]:
+    """The losses of the last stage, by the mean of all their runs on its preset (in these settings):
+    after the protocol's last stage, its first FINALISTS are the finalists."""
     def rows(stage: Stage) -> list[EvaluationRow]:
         return [e for e in store.evaluations(run_id, stage.name) if e.setting == settings[stage.name]]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -115,6 +115,26 @@ def age_and_replace(population: list[Member], child: Member | None) -> list[Memb
 def _member(store: Store, evaluation_id: int, age: int) -> Member:
     evaluation = store.evaluation(evaluation_id)
     return Member(Candidate(Genome.from_dict(evaluation.genome)), evaluation, age)
+
+
+def adopt(ctx: SearchContext, technique: str, rows: Sequence[EvaluationRow], count: int) -> None:
+    """Take the first `count` of `rows` (another run's evaluations, e.g. a correlation study's,
+    in the order drawn) trained in this run's setting as its random phase: one reuse row each
+    (steps 0, reused_from that row), all in one transaction, nothing trained. A SearchError when
+    fewer than `count` were trained in the run's setting; nothing when the run has its random phase."""
+    store = ctx.store
+    if store.evaluations(ctx.run_id, RANDOM_STAGE):
+        return
+    setting = ctx.make_job(Candidate(store.genome_of(rows[0])), technique).setting if rows else None
+    chosen = [row for row in rows if row.setting == setting][:count]
+    if len(chosen) < count:
+        raise SearchError(f"{len(chosen)} of the losses given were trained in this run's setting ({setting}); "
+                          f"its first population is chosen from {count}")
+    with store.transaction():
+        for row in chosen:
+            candidate = Candidate(store.genome_of(row))
+            ctx.record(RANDOM_STAGE, Pending(ctx.make_job(candidate, technique), row, None), candidate,
+                       row.iteration, None)
 
 
 def initial_population(store: Store, run_id: int, config: EvolutionConfig) -> list[Member]:

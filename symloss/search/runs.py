@@ -1,6 +1,7 @@
 """Search runs as users start, resume and read them: a run directory holding one store."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -11,9 +12,10 @@ from ..augment import TECHNIQUES
 from ..errors import ConfigError
 from ..store import EvaluationRow, Store, StoreError
 from .driver import SearchContext
-from .elimination import ELIMINATION_PRESETS, Ranked, Stage, best_evaluations, eliminate, stage_tau
+from .elimination import (ELIMINATION_PRESETS, FINALISTS, Ranked, Stage, best_evaluations, eliminate, ranking_after,
+                          stage_settings, stage_tau)
 from .evolution import STAGE as EVOLVE_STAGE
-from .evolution import EvolutionConfig, Member, regularized_evolution
+from .evolution import EvolutionConfig, Member, adopt, regularized_evolution
 from .jobs import Candidate, Job, train_job
 from .random_search import STAGE as RANDOM_STAGE
 
@@ -35,6 +37,7 @@ class EvolveSpec:
     iterations: int | None = None
     data_root: str | None = None
     train_overrides: dict = field(default_factory=dict)  # e.g. {"steps": 100}
+    initial_from: str | None = None  # a study run of the same store: the random phase is its losses, not trained again
 
     @property
     def search(self) -> presets.SearchPreset:
@@ -76,6 +79,18 @@ def start(run_dir: str | Path, spec: EvolveSpec) -> tuple[Store, int]:
     return store, store.create_run("evolve", EVOLVE_RUN, asdict(spec), spec.seed)
 
 
+def evolution_run(store: Store, spec: EvolveSpec, name: str = EVOLVE_RUN) -> int:
+    """The id of the evolution run `name` of `store`, created with `spec` when there is none; one
+    made with another spec is a ConfigError (a campaign's runs keep the campaign's configuration)."""
+    run = store.run(name)
+    if run is None:
+        spec.validate()
+        return store.create_run("evolve", name, asdict(spec), spec.seed)
+    if run["config"] != json.loads(json.dumps(asdict(spec))):
+        raise ConfigError(f"{store.directory}: its run {name} was made with another configuration")
+    return run["id"]
+
+
 def reopen(run_dir: str | Path) -> tuple[Store, int, EvolveSpec]:
     """The evolution run in `run_dir`, to resume or read."""
     store = Store(run_dir)
@@ -107,13 +122,25 @@ def completed(store: Store, run_id: int) -> int:
 def run_evolution(store: Store, run_id: int, spec: EvolveSpec, executor: executors.ExecutorLike = 1,
                   progress: Callable[[dict], None] | None = None, fn=train_job) -> list[Member]:
     """Evolve (resuming whatever the store already has), then train the CE baseline
-    (`executor`: how evaluations run; an int is that many local evaluations in flight)."""
+    (`executor`: how evaluations run; an int is that many local evaluations in flight). With
+    `spec.initial_from`, the random phase is that study's losses under the run's technique."""
     with executors.running(executor) as executor:
         ctx = SearchContext(store, run_id, spec.job, executor, fn, progress)
+        if spec.initial_from is not None:
+            adopt(ctx, spec.technique, study_rows(store, spec), spec.config().initial)
         population = regularized_evolution(ctx, spec.config(), spec.technique, spec.seed)
         baseline(ctx, spec.technique)
     store.set_status(run_id, "done")
     return population
+
+
+def study_rows(store: Store, spec: EvolveSpec) -> list[EvaluationRow]:
+    """The evaluations of the study `spec.initial_from` under the run's technique, in the order drawn."""
+    study = store.run(spec.initial_from)
+    if study is None:
+        raise ConfigError(f"{store.directory} holds no study {spec.initial_from!r} to start the evolution from")
+    rows = [e for e in store.evaluations(study["id"], RANDOM_STAGE) if e.technique == spec.technique]
+    return sorted(rows, key=lambda e: (e.iteration, e.id))
 
 
 def stored_baseline(store: Store, run_id: int) -> EvaluationRow | None:
@@ -139,34 +166,59 @@ def top(store: Store, run_id: int | None, count: int | None = 5) -> list[Evaluat
     return ranked if count is None else ranked[:count]
 
 
+def elimination_stages(preset: str) -> tuple[Stage, ...]:
+    """The stages of an elimination preset (a ConfigError for an unknown one)."""
+    if preset not in ELIMINATION_PRESETS:
+        raise ConfigError(f"unknown elimination preset {preset!r} (known: {', '.join(ELIMINATION_PRESETS)})")
+    return ELIMINATION_PRESETS[preset]
+
+
+def elimination_jobs(spec: EvolveSpec, overrides: dict | None = None) -> Callable[[Candidate, str, Stage], Job]:
+    """How the elimination of a run trains a loss at a stage (`overrides` change every stage's preset)."""
+    def make_job(candidate: Candidate, technique: str, stage: Stage) -> Job:
+        return spec.job(candidate, technique, stage.preset, stage.seed_offset, overrides)
+    return make_job
+
+
 def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
                     executor: executors.ExecutorLike = 1,
                     progress: Callable[[dict], None] | None = None, fn=train_job,
-                    overrides: dict | None = None) -> list[Ranked]:
-    """The elimination protocol over the run's searched losses, as stages of this store
-    (`overrides` change every stage's training preset: {"steps": 50} for a quick look)."""
-    if preset not in ELIMINATION_PRESETS:
-        raise ConfigError(f"unknown elimination preset {preset!r} (known: {', '.join(ELIMINATION_PRESETS)})")
-    stages = ELIMINATION_PRESETS[preset]
-    name = f"eliminate-{preset}"
+                    overrides: dict | None = None, name: str | None = None) -> list[Ranked]:
+    """The elimination protocol over the run's searched losses, as stages of this store, in the
+    run `name` (default eliminate-<preset>; `overrides` change every stage's training preset:
+    {"steps": 50} for a quick look)."""
+    stages = elimination_stages(preset)
+    name = name or f"eliminate-{preset}"
     run = store.run(name)
     elimination_id = run["id"] if run else store.create_run("eliminate", name, {"preset": preset}, spec.seed)
     source = top(store, run_id, count=None)
-
-    def make_job(candidate: Candidate, technique: str, stage: Stage) -> Job:
-        return spec.job(candidate, technique, stage.preset, stage.seed_offset, overrides)
-
     with executors.running(executor) as executor:
-        ctx = SearchContext(store, elimination_id, make_job, executor, fn, progress)
+        ctx = SearchContext(store, elimination_id, elimination_jobs(spec, overrides), executor, fn, progress)
         finalists = eliminate(ctx, source, stages, spec.technique)
     store.set_status(elimination_id, "done")
     return finalists
 
 
-def elimination_tau(store: Store, preset: str) -> tuple[float, int]:
+def elimination_finalists(store: Store, spec: EvolveSpec, preset: str, name: str,
+                          overrides: dict | None = None) -> list[Ranked]:
+    """The finalists of the finished elimination `name` (made by run_elimination with this spec,
+    preset and overrides), as its last stage ranked them; a StoreError when it has not finished."""
+    run = store.run(name)
+    if run is None or run["status"] != "done":
+        raise StoreError(f"{store.directory}: the elimination {name} has not finished")
+    rows = store.evaluations(run["id"])
+    if not rows:
+        return []
+    stages = elimination_stages(preset)
+    settings = stage_settings(elimination_jobs(spec, overrides), rows[0].genome, spec.technique, stages)
+    return ranking_after(store, run["id"], stages, settings)[:FINALISTS]
+
+
+def elimination_tau(store: Store, preset: str, name: str | None = None) -> tuple[float, int]:
     """Kendall's tau between the elimination's first stage (the long surrogate training) and its
-    second (the first large-model training), over the losses of the second (PROTOCOL 3.3)."""
-    run = store.run(f"eliminate-{preset}")
+    second (the first large-model training), over the losses of the second (PROTOCOL 3.3), in
+    the run `name` (default eliminate-<preset>)."""
+    run = store.run(name or f"eliminate-{preset}")
     if run is None:
         return float("nan"), 0
     first, second = ELIMINATION_PRESETS[preset][:2]
