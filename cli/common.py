@@ -66,6 +66,10 @@ def executor_text(spec) -> str:
     return f"{chosen['kind']}, {chosen['concurrency']} in flight{packs}" + (" (auto)" if spec.kind == "auto" else "")
 
 
+TRAINING_OPTIONS = ("steps", "precision", "pad", "cutout_size", "mixup_alpha", "randaug_n", "randaug_m",
+                    "label_smoothing")  # the preset fields `training_options` gives options for
+
+
 def training_options(steps_help: str):
     """--steps, --precision and the values the paper leaves unstated (--pad, --cutout-size,
     --mixup-alpha, --randaug-n, --randaug-m, --label-smoothing) -> an `overrides` argument: the
@@ -76,7 +80,8 @@ def training_options(steps_help: str):
     options = {  # preset field -> its option
         "steps": click.option("--steps", type=click.IntRange(min=1), default=None, help=steps_help),
         "precision": click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-                                  help="bf16 autocast or not (default auto: bf16 on CUDA, float32 on the CPU)."),
+                                  help="bf16 autocast or not (evolve and campaign: picked for the machine, bf16 on "
+                                       "CUDA and on processors with bf16 instructions; others: bf16 on CUDA only)."),
         "pad": click.option("--pad", type=int, default=None,
                             help=f"Zero padding of the random crop, px at 32x32 (default {default.pad})."),
         "cutout_size": click.option("--cutout-size", type=int, default=None,
@@ -90,6 +95,7 @@ def training_options(steps_help: str):
         "label_smoothing": click.option("--label-smoothing", type=float, default=None,
                                         help="Label smoothing of the training targets (default 0: a loss's own)."),
     }
+
 
     def decorate(command):
         @functools.wraps(command)

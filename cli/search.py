@@ -11,7 +11,7 @@ from symloss.presets import SEARCH_PRESETS
 from symloss.render import terminal_safe
 
 from .campaign import StageBars, given, interrupted, refuse_given
-from .common import StepBar, executor_options, executor_text, training_options
+from .common import TRAINING_OPTIONS, StepBar, executor_options, executor_text, training_options
 from .names import ELIMINATION_PRESETS, TECHNIQUES
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ def _rows(store, evaluations):
 
 
 RUN_OPTIONS = ("run_dir", "preset", "augment", "seed", "initial", "population", "tournament", "iterations",
-               "data_root", "steps", "precision")
+               "data_root", *TRAINING_OPTIONS)
 
 
 def _refuse_run_options_with_resume() -> None:

@@ -147,10 +147,11 @@ class Loss:
             return None
 
     @cached_property
-    def _at_class_indices(self) -> "_IndexTerms | None":
-        """The loss specialised to one-hot targets (None when a derivative has no torch form)."""
+    def _at_class_indices(self) -> "_TargetColumn | None":
+        """The loss specialised to one-hot targets where f(0, yhat) is 0 (None elsewhere: there the
+        general path on one-hot rows is the faster, and where a derivative has no torch form)."""
         try:
-            return _IndexTerms(codegen.stable_form(self.expr))
+            return _TargetColumn.of(codegen.stable_form(self.expr))
         except ExpressionError:
             return None
 
@@ -158,8 +159,8 @@ class Loss:
         """A drop-in criterion: forward(logits, target) -> mean loss.
 
         `fused` computes softmax, the loss and its symbolic gradient in one autograd node
-        (faster; first derivatives only), specialised to class-index targets where there is
-        no label smoothing; it falls back to autograd through the term when a derivative
+        (faster; first derivatives only), specialised to the target column for class-index
+        targets without label smoothing where f(0, yhat) is 0; it falls back to autograd through the term when a derivative
         has no torch form or the targets require a gradient.
         """
         smoothing = self.label_smoothing if label_smoothing is None else label_smoothing
@@ -195,52 +196,37 @@ class _SoftmaxLoss(torch.autograd.Function):
         return grad_logits.mul_(grad_output * ctx.scale), None, None
 
 
-class _IndexTerms:
-    """A loss at one-hot targets: with f0(p) = f(0, p) and d(p) = f(1, p) - f(0, p), the loss of a
-    sample of class t is sum_j f0(p_j) + d(p_t). SymPy finds f0 and d once; where f0 is 0 (cross-
-    entropy, focal, every y*g(yhat)) only the target column is computed, and the gradient through
-    the softmax has the closed form d'(p_t) p_t (onehot - p)."""
+class _TargetColumn:
+    """A loss whose f(0, p) is 0 (cross-entropy, focal, every y*g(yhat)) at one-hot targets: the loss
+    of a sample of class t is d(p_t), d(p) = f(1, p), so only the target column is computed, and
+    the gradient through the softmax has the closed form d'(p_t) p_t (onehot - p)."""
 
-    def __init__(self, expr: sp.Expr):
-        f0, f1 = expr.subs(symbolic.Y, 0), expr.subs(symbolic.Y, 1)
-        at_target, p = f1 - f0, symbolic.YHAT
-        slope = sp.diff(at_target, p)
-        if f0 == 0:  # the target column alone: d and the closed form's d'(p) p
-            self.at_target, self.elsewhere = codegen.CompiledTerm(at_target, slope * p), None
-        else:
-            self.at_target = codegen.CompiledTerm(at_target, slope)
-            self.elsewhere = codegen.CompiledTerm(f0, sp.diff(f0, p))
+    def __init__(self, at_target: sp.Expr):
+        p = symbolic.YHAT
+        self.terms = codegen.CompiledTerm(at_target, sp.diff(at_target, p) * p)
+
+    @classmethod
+    def of(cls, expr: sp.Expr) -> "_TargetColumn | None":
+        return cls(expr.subs(symbolic.Y, 1)) if expr.subs(symbolic.Y, 0) == 0 else None
 
 
 class _IndexSoftmaxLoss(torch.autograd.Function):
-    """mean_b [sum_j f0(p_j) + d(p_t)] for p = softmax(z), t the target index; backward in closed form."""
+    """mean_b d(p_t) for p = softmax(z), t the target index; backward in closed form."""
 
     @staticmethod
-    def forward(ctx, logits, target, terms: _IndexTerms):
+    def forward(ctx, logits, target, column: _TargetColumn):
         p = torch.softmax(logits, dim=-1)
         index = target.unsqueeze(-1) if target.dtype == torch.int64 else target.long().unsqueeze(-1)
         p_t = p.gather(-1, index)
         batch = p.shape[0]
-        # `second`: d'(p_t) p_t where f0 is 0, else d'(p_t)
-        (value, value_coefficient), (second, second_coefficient) = terms.at_target.factored(p_t, p_t)
-        loss = value.sum() * (value_coefficient / batch)
-        second = second * (second_coefficient / batch)
-        if terms.elsewhere is None:
-            ctx.save_for_backward(p, index, second)
-            return loss
-        (rest, rest_coefficient), (rest_slope, rest_slope_coefficient) = terms.elsewhere.factored(p, p)
-        gradient = rest_slope.mul(rest_slope_coefficient / batch).scatter_add_(-1, index, second)
-        ctx.save_for_backward(p, None, gradient)
-        return loss + rest.sum() * (rest_coefficient / batch)
+        (value, value_coefficient), (slope_p, slope_coefficient) = column.terms.factored(p_t, p_t)
+        ctx.save_for_backward(p, index, slope_p * (slope_coefficient / batch))
+        return value.sum() * (value_coefficient / batch)
 
     @staticmethod
     def backward(ctx, grad_output):
-        p, index, gradient = ctx.saved_tensors
-        if index is None:  # dL/dz = p * (g - sum_j p_j g_j)
-            g_p = gradient * p
-            grad_logits = torch.addcmul(g_p, p, g_p.sum(dim=-1, keepdim=True), value=-1)
-            return grad_logits.mul_(grad_output), None, None
-        scale = gradient * grad_output  # dL/dz = s * (onehot - p), s = d'(p_t) p_t
+        p, index, slope_p = ctx.saved_tensors
+        scale = slope_p * grad_output  # dL/dz = s * (onehot - p), s = d'(p_t) p_t
         return (p * scale.neg()).scatter_add_(-1, index, scale), None, None
 
 
@@ -248,11 +234,11 @@ class LossModule(nn.Module):
     """torch.nn.Module wrapper: yhat = softmax(logits); targets are indices or probabilities."""
 
     def __init__(self, term: codegen.CompiledTerm, with_gradient: codegen.CompiledTerm | None = None,
-                 label_smoothing: float = 0.0, description: str = "", at_class_indices: _IndexTerms | None = None):
+                 label_smoothing: float = 0.0, description: str = "", at_class_indices: _TargetColumn | None = None):
         super().__init__()
         self.term = term
         self.with_gradient = with_gradient  # the fused path, when it compiles
-        self.at_class_indices = at_class_indices  # the fused path for class-index targets
+        self.at_class_indices = at_class_indices  # the fused path for class-index targets (f(0, yhat) = 0)
         self.label_smoothing = _checked_smoothing(label_smoothing)
         self.description = description
 

@@ -85,6 +85,14 @@ def test_resume_refuses_options_that_would_change_the_run(straight_run):
     assert evaluations(run_dir, False) == before
 
 
+@pytest.mark.parametrize("option, value", [("--cutout-size", "8"), ("--mixup-alpha", "0.2"), ("--randaug-n", "1"),
+                                           ("--randaug-m", "5"), ("--pad", "2"), ("--label-smoothing", "0.1")])
+def test_resume_refuses_every_unstated_value(straight_run, option, value):
+    run_dir, _ = straight_run
+    result = run("evolve", "--resume", str(run_dir), option, value)
+    assert result.exit_code == 2 and f"; {option} cannot change it" in result.stderr
+
+
 @pytest.mark.parametrize("args, culprit", [
     (["evolve", "--preset", "huge"], "huge"),
     (["evolve", "--augment", "autoaugment"], "autoaugment"),

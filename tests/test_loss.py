@@ -1,10 +1,12 @@
 """Loss: the compiled torch function against the genome's protected evaluation, and the module."""
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 import torch.nn.functional as F
 
 from symloss import Genome, Loss, zoo
+from symloss.symbolic import Y
 
 
 def logits_batch(batch=32, classes=10, seed=0, spread=None):
@@ -144,18 +146,20 @@ def test_fused_path_falls_back_when_targets_need_a_gradient():
     assert soft.grad is not None and logits.grad is not None
 
 
-def test_class_index_targets_take_the_specialised_path_with_the_general_values_and_gradients():
-    """Index targets: sum_j f(0, p_j) + f(1, p_t) - f(0, p_t), with a closed-form gradient; the same
-    numbers as the general path on one-hot targets (float64), for the zoo and 200 random genomes."""
+def test_class_index_targets_give_the_values_and_gradients_of_one_hot_rows():
+    """Index targets: the target column alone (closed-form gradient) where f(0, yhat) is 0, else the
+    general path on one-hot rows; the same numbers as one-hot targets (float64), for the zoo and
+    200 random genomes."""
     losses = [zoo.get(name) for name in ("ce", "focal", "mse", "mae", "baikal")]
     losses += [Loss.from_genome(Genome.random(seed)) for seed in range(200)]
-    compared = unfused = 0
+    compared = column = 0
     for seed, loss in enumerate(losses):
         logits = logits_batch(batch=16, seed=seed, spread=4.0)
         target = torch.arange(16) % 10
         module = loss.module()
-        assert (module.at_class_indices is None) == (module.with_gradient is None), loss
-        unfused += module.at_class_indices is None  # a derivative without a torch form (I1, I1e)
+        zero_off_target = sp.simplify(loss.expr.subs(Y, 0)) == 0
+        assert (module.at_class_indices is not None) == (zero_off_target and module.with_gradient is not None), loss
+        column += module.at_class_indices is not None
         results = []
         for targets in (target, F.one_hot(target, 10).double()):
             leaf = logits.clone().requires_grad_(True)
@@ -168,13 +172,12 @@ def test_class_index_targets_take_the_specialised_path_with_the_general_values_a
         compared += 1
         torch.testing.assert_close(index_value, soft_value, rtol=1e-9, atol=1e-12, msg=str(loss))
         torch.testing.assert_close(index_grad, soft_grad, rtol=1e-7, atol=1e-10, msg=str(loss))
-    assert (compared, unfused) == (204, 26)  # 26: the derivative of I1 or I1e has no torch form
+    assert (compared, column) == (204, 50)  # 50 have f(0, yhat) = 0
 
 
 def test_cross_entropy_needs_only_the_target_column():
     module = zoo.get("ce").module()
-    assert module.at_class_indices.elsewhere is None
-    assert zoo.get("mse").module().at_class_indices.elsewhere is not None
+    assert module.at_class_indices is not None and zoo.get("mse").module().at_class_indices is None
     logits = logits_batch().float().requires_grad_(True)
     target = torch.arange(32) % 10
     module(logits, target).backward()
