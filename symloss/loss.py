@@ -138,11 +138,10 @@ class Loss:
 
     @cached_property
     def _with_gradient(self) -> codegen.CompiledTerm | None:
-        """f and yhat df/dyhat (SymPy's derivative, times yhat as the softmax's Jacobian needs) in
-        one function, or None when it has no torch form."""
+        """f and df/dyhat (SymPy's derivative) in one function, or None when it has no torch form
+        (yhat df/dyhat compiled as one term measured 3x slower at C=1000 on the CPU)."""
         try:
-            slope = sp.diff(codegen.stable_form(self.expr), symbolic.YHAT)
-            return codegen.CompiledTerm(self.expr, slope * symbolic.YHAT)
+            return codegen.CompiledTerm(self.expr, sp.diff(codegen.stable_form(self.expr), symbolic.YHAT))
         except ExpressionError:
             return None
 
@@ -184,14 +183,15 @@ class _SoftmaxLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits, y, with_gradient):
         yhat = torch.softmax(logits, dim=-1)
-        (value, value_coefficient), (g_yhat, g_coefficient) = with_gradient.factored(y, yhat)
-        ctx.save_for_backward(yhat, g_yhat)
+        (value, value_coefficient), (gradient, g_coefficient) = with_gradient.factored(y, yhat)
+        ctx.save_for_backward(yhat, gradient)
         ctx.scale = g_coefficient / yhat.shape[0]
         return value.sum() * (value_coefficient / yhat.shape[0])
 
     @staticmethod
     def backward(ctx, grad_output):  # dL/dz = yhat * (g - sum_j yhat_j g_j) = g yhat - yhat sum_j g_j yhat_j
-        yhat, g_yhat = ctx.saved_tensors
+        yhat, gradient = ctx.saved_tensors
+        g_yhat = gradient * yhat
         grad_logits = torch.addcmul(g_yhat, yhat, g_yhat.sum(dim=-1, keepdim=True), value=-1)
         return grad_logits.mul_(grad_output * ctx.scale), None, None
 
