@@ -124,7 +124,7 @@ def finalist_losses(run_dir: str | Path | None) -> Finalists:
 def _elimination_finalists(store: Store, technique: str) -> list[Finalist]:
     chosen = []
     for rank, ranked in enumerate(campaign.finalists(store, technique)):
-        label = f"{campaign.INITIALS[technique]}{rank}"
+        label = campaign.finalist_label(technique, rank)
         loss = store.rebuild(ranked.genome, f"finalist {ranked.key} of {campaign.eliminate_run(technique)}", name=label)
         chosen.append(Finalist(label, technique, ranked.fitness, loss))
     return chosen

@@ -42,7 +42,14 @@ META = "campaign"  # the store's meta entry holding the campaign's configuration
 EVALUATE_RUN = "evaluate"
 DEFAULT_LABEL_SMOOTHING = 0.1  # of the "+LS" rows (PROTOCOL.md: unstated by the paper)
 INITIALS = {technique: technique[0].upper() for technique in TECHNIQUES}  # B, C, M, R, A
-FINALIST_LABELS = tuple(f"{INITIALS[t]}{rank}" for t in TECHNIQUES for rank in range(FINALISTS))
+
+
+def finalist_label(technique: str, rank: int) -> str:
+    """The paper's name of a finalist: the technique's initial and its elimination rank (B0 .. A2)."""
+    return f"{INITIALS[technique]}{rank}"
+
+
+FINALIST_LABELS = tuple(finalist_label(t, rank) for t in TECHNIQUES for rank in range(FINALISTS))
 BEST, BEST_LS = "best", "best+LS"  # in an evaluation set: the best finalist, and it with label smoothing
 EVERY_LOSS = ("CE", "CE+LS", *FINALIST_LABELS, BEST_LS)
 
@@ -331,7 +338,7 @@ def entries(store: Store) -> dict[str, Entry]:
     ranked: list[tuple[str, Ranked]] = []
     for technique in TECHNIQUES:
         for rank, finalist in enumerate(finalists(store, technique)):
-            label = f"{INITIALS[technique]}{rank}"
+            label = finalist_label(technique, rank)
             found[label] = Entry(label, finalist.key, finalist.genome, False)
             ranked.append((label, finalist))
     ce = Candidate(zoo.ce_genome())
