@@ -1,8 +1,12 @@
 """What the benchmark scripts share: distinct random losses and a description of the machine."""
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +39,12 @@ def linked(checkout: Path, where: Path) -> Path:
     (where / "symloss").symlink_to(Path(checkout).resolve() / "symloss")
     (where / "symloss_cli").symlink_to(Path(checkout).resolve() / "cli")
     return where
+
+
+def run_under(checkout: Path, script: str, argv: list[str]) -> dict:
+    """The JSON a benchmark script prints when run with another checkout first on the path."""
+    with tempfile.TemporaryDirectory() as temporary:
+        path = linked(checkout, Path(temporary) / "path")
+        done = subprocess.run([sys.executable, script, *argv], env={**os.environ, "PYTHONPATH": str(path)},
+                              capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)

@@ -27,9 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 import symloss
-from common import linked, machine, random_losses
+from common import machine, random_losses, run_under
 
 BATCH = 128
 CLASSES = (10, 100, 1000)
@@ -107,15 +104,6 @@ def measure_all(devices: list[str], genomes: int, seed: int, timing: dict) -> di
     return {"results": results, "fused": fused}
 
 
-def measured_before(checkout: Path, argv: list[str]) -> dict:
-    """This script's figures for another checkout, run in a subprocess with it first on the path."""
-    with tempfile.TemporaryDirectory() as temporary:
-        path = linked(checkout, Path(temporary) / "path")
-        done = subprocess.run([sys.executable, __file__, *argv], env={**os.environ, "PYTHONPATH": str(path)},
-                              capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
-
-
 SIDE_BY_SIDE = ("ce_genome_ratio", "random_ratio_median", "random_ratio_p90")
 
 
@@ -146,7 +134,7 @@ def main() -> None:
     timing = dict(warmup=args.warmup, blocks=args.blocks, iters=args.iters)
     argv = ["--device", args.device, "--genomes", str(args.genomes), "--seed", str(args.seed),
             *(f"--{name}={value}" for name, value in timing.items())]
-    before = measured_before(args.before, argv) if args.before else None
+    before = run_under(args.before, __file__, argv) if args.before else None
     after = measure_all(devices, args.genomes, args.seed, timing)
     report = {"benchmark": "loss_overhead", "batch": BATCH, "genomes": args.genomes, "seed": args.seed,
               "timing": timing, "fused": after["fused"], "results": after["results"]}

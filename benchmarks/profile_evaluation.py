@@ -27,12 +27,9 @@ import cProfile
 import json
 import os
 import pstats
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from common import linked, machine
+from common import machine, run_under
 
 PARTS = ("augmentation", "forward", "loss", "backward", "optimiser and step bookkeeping", "validation",
          "data and loop bookkeeping")
@@ -93,14 +90,6 @@ def profile(pack: int, precision: str, technique: str, repeats: int) -> dict:
     return {"pack": pack, "precision": precision, **min(runs, key=lambda r: r["total_ms"])}
 
 
-def before_figures(checkout: Path, argv: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as temporary:
-        path = linked(checkout, Path(temporary) / "path")
-        done = subprocess.run([sys.executable, __file__, *argv], env={**os.environ, "PYTHONPATH": str(path)},
-                              capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)["after"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pack", type=int, default=1, help="losses trained together (default 1)")
@@ -114,8 +103,8 @@ def main() -> None:
 
     before = None
     if args.before:
-        before = before_figures(args.before, ["--pack", str(args.before_pack), "--precision", args.before_precision,
-                                              "--technique", args.technique, "--repeats", str(args.repeats)])
+        before = run_under(args.before, __file__, ["--pack", str(args.before_pack), "--precision", args.before_precision,
+                                              "--technique", args.technique, "--repeats", str(args.repeats)])["after"]
     after = profile(args.pack, args.precision, args.technique, args.repeats)
     report = {"benchmark": "profile_evaluation", "preset": "demo", "technique": args.technique, "after": after}
     if before:
