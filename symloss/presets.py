@@ -89,7 +89,9 @@ class TrainPreset(Augmentation):
 
 # the paper's surrogate stops from the end of its 7th epoch of 500 steps on (reference code: EpochCallback(epoch=6))
 PAPER_EARLY_STOP = dict(early_stop_step=7 * 500, early_stop_accuracy=0.35)
-DEMO_EARLY_STOP = dict(early_stop_step=100, early_stop_accuracy=0.35)  # scaled down to the demos' few epochs
+# scaled down to the demos' few epochs; 0.15, not 0.35: native CE under `all` has a training accuracy of
+# 0.22-0.24 at step 100 on the digits (measured, seeds 0-2; chance is 0.10)
+DEMO_EARLY_STOP = dict(early_stop_step=100, early_stop_accuracy=0.15)
 PRESETS: dict[str, TrainPreset] = {p.name: p for p in (
     TrainPreset("paper-surrogate", "cifar10", "resnet9v2", "adam", 1e-3, 1_000, 20_000, 128, 500, **PAPER_EARLY_STOP),
     TrainPreset("paper-surrogate-long", "cifar10", "resnet9v2", "adam", 1e-3, 1_000, 96_000, 128, 500,
