@@ -256,8 +256,9 @@ def eliminate_command(run_dir, preset, technique, overrides, executor):
         store, run_id, spec = runs.reopen(run_dir)
         with store, StepBar(unit="eval") as bar:
             try:
-                finalists = runs.run_elimination(store, run_id, spec, preset, executor,
-                                                 _best_tracker(bar, runs.elimination_size(preset)), overrides=overrides)
+                progress = _best_tracker(bar, runs.elimination_size(preset))
+                finalists = runs.run_elimination(store, run_id, spec, preset, executor, progress,
+                                                 overrides=overrides or None)
             except KeyboardInterrupt:
                 raise _interrupted(store, run_id, run_dir) from None
             bar.close()

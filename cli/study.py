@@ -138,43 +138,51 @@ def tau_command(run_dir, top_k, fmt):
     click.echo(tables.tau_table(study, fmt), nl=False)
 
 
-def _campaign_results(directory, fmt: str) -> str:
-    """A campaign's final evaluation: a table per evaluation preset it ran (Tables 5-6)."""
-    from symloss import campaign
+def _tables(results: dict, fmt: str) -> str:
+    """Tables 5 and 6 (the columns of fine-tuning data sets) of results[label][column], each headed."""
+    from symloss.campaign import split_tables
     from symloss.render import tables
-    from symloss.store import Store
     from symloss.study import summarise
+
+    split = split_tables(results)
+    if not split:
+        raise click.UsageError("no results to show")
+    heading = {"latex": "% {}", "markdown": "**{}**"}.get(fmt, "{}:")
+    return "\n".join(heading.format(f"Table {number}") + "\n" + tables.results_table(summarise(found), fmt)
+                     for number, found in split.items())
+
+
+def _campaign_results(directory) -> dict:
+    """A campaign's final evaluation, results[label][column] (a UsageError when it has none)."""
+    from symloss import campaign
+    from symloss.store import Store
 
     with Store.open_read_only(directory) as store:
         campaign.load(store)  # a campaign's directory, or a StoreError
-        found = {name: campaign.final_results(store, name) for name in campaign.EVALUATE_PRESETS}
-    shown = {name: results for name, results in found.items() if results}
-    if not shown:
+        results = campaign.final_results(store)
+    if not results:
         raise click.UsageError(f"{directory} holds no final evaluation (run `symloss evaluate {directory}`)")
-    heading = {"latex": "% {}", "markdown": "**{}**"}.get(fmt, "{}:")
-    return "\n".join(heading.format(name) + "\n" + tables.results_table(summarise(results), fmt)
-                     for name, results in shown.items())
+    return results
 
 
 @table_group.command("results")
 @click.argument("file", type=click.Path(exists=True))
 @FORMAT
 def results_command(file, fmt):
-    """Mean +- std, the best of each column in bold: of FILE ({loss: {column: [values of several
-    seeds]}}), or of the final evaluation of the campaign in the directory FILE (Tables 5-6)."""
+    """Mean +- std, the best of each column in bold, as the paper's Table 5 (trained from scratch)
+    and Table 6 (the fine-tuning data sets): of FILE ({loss: {column "<data set> <technique>":
+    [values of several seeds]}}), or of the final evaluation of the campaign in the directory FILE."""
     from symloss.files import read_json
-    from symloss.render import tables
-    from symloss.study import summarise
 
     if Path(file).is_dir():
-        click.echo(_campaign_results(file, fmt), nl=False)
+        click.echo(_tables(_campaign_results(file), fmt), nl=False)
         return
     data = read_json(file, "results file")
     try:
-        summary = summarise(data)
+        text = _tables(data, fmt)
     except (ValueError, TypeError, AttributeError) as error:
         raise click.UsageError(f"{file}: expected {{loss: {{column: [numbers]}}}} ({error})") from None
-    click.echo(tables.results_table(summary, fmt), nl=False)
+    click.echo(text, nl=False)
 
 
 @click.command("plot", cls=ExpressionCommand)

@@ -22,6 +22,7 @@ every technique, on each data set of an evaluation preset, for each of several s
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,6 +92,26 @@ EVALUATE_PRESETS: dict[str, EvaluatePreset] = {p.name: p for p in (
         EvaluationSet("flowers102", BEST_ONLY), EvaluationSet("caltech101", BEST_ONLY)), pretrained=True),
     EvaluatePreset("demo", "demo-large", (EvaluationSet("digits"),), overrides={"steps": 100}),
 )}
+
+
+FINE_TUNING_SETS = frozenset(s.dataset for p in EVALUATE_PRESETS.values() if p.pretrained for s in p.sets)
+TABLES = (5, 6)  # the paper's final results: trained from scratch (Table 5), fine-tuned (Table 6)
+
+
+def paper_table(column: str) -> int:
+    """The paper's table of a results column "<data set> <technique>" (or "<data set>/..."): 6 for
+    a fine-tuning data set, else 5."""
+    return 6 if re.split(r"[ /]", column, maxsplit=1)[0].lower() in FINE_TUNING_SETS else 5
+
+
+def split_tables(results: dict[str, dict[str, list[float]]]) -> dict[int, dict[str, dict[str, list[float]]]]:
+    """results[label][column] as the paper's tables: {5: ..., 6: ...}, each holding its columns
+    (a label without a column in a table is not a row of it; a table without columns is absent)."""
+    split: dict[int, dict[str, dict[str, list[float]]]] = {}
+    for label, columns in results.items():
+        for column, values in columns.items():
+            split.setdefault(paper_table(column), {}).setdefault(label, {})[column] = values
+    return {table: split[table] for table in TABLES if table in split}
 
 
 def evaluate_preset(name: str) -> EvaluatePreset:

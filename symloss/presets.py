@@ -87,6 +87,10 @@ class TrainPreset(Augmentation):
         return self.precision == "bf16" or (self.precision == "auto" and device == "cuda")
 
 
+# a run's options that its trainings on other presets keep: the techniques' parameters, label
+# smoothing and precision (not its preset's shape, such as its steps)
+CARRIED_OPTIONS = (*(f.name for f in fields(Augmentation)), "label_smoothing", "precision")
+
 # the paper's surrogate stops from the end of its 7th epoch of 500 steps on (reference code: EpochCallback(epoch=6))
 PAPER_EARLY_STOP = dict(early_stop_step=7 * 500, early_stop_accuracy=0.35)
 # scaled down to the demos' few epochs; 0.15, not 0.35: native CE under `all` has a training accuracy of

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .errors import SymlossError
+from .errors import ConfigError, SymlossError
 from .phenotype import POINTS
 
 SCHEMA_VERSION = 1
@@ -302,6 +302,19 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
                 (kind, name, json.dumps(config, sort_keys=True), seed, __version__, now, now))
         return int(cursor.lastrowid)
+
+    def open_run(self, kind: str, name: str, config: dict[str, Any], seed: int) -> int:
+        """The id of the run `name`, made with `config` and `seed` when there is none; one made with
+        another seed or another value of a key both configurations have is a ConfigError."""
+        run = self.run(name)
+        if run is None:
+            return self.create_run(kind, name, config, seed)
+        wanted = json.loads(json.dumps(config, sort_keys=True))  # compared as stored
+        changed = sorted(k for k in wanted if k in run["config"] and run["config"][k] != wanted[k])
+        if changed or run["seed"] != seed:
+            shown = ", ".join(f"{k} {_shown(json.dumps(run['config'][k]))}" for k in changed) or f"seed {run['seed']}"
+            raise ConfigError(f"{self.directory}: its run {name} was made with {shown}; it cannot change")
+        return run["id"]
 
     def set_status(self, run_id: int, status: str) -> None:
         with self.transaction():

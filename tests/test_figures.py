@@ -255,32 +255,41 @@ def test_appendix_puts_a_technique_at_its_own_numbers(tmp_path):
 
 
 # ---- tables 5-6 ----------------------------------------------------------------------------
-def test_results_tables_script_reads_a_json_file(tmp_path):
+def body_rows(latex: str) -> list[list[str]]:
+    return [line.removesuffix(r" \\").split(" & ") for line in latex.splitlines() if " & " in line]
+
+
+def test_results_tables_script_splits_a_json_file_into_tables_5_and_6(tmp_path):
     path = tmp_path / "r.json"
-    path.write_text('{"CE": {"cifar10/base": [0.94, 0.95]}, "L1": {"cifar10/base": [0.96, 0.95]}}')
-    result = script("tables5_6.py", "--results", str(path), "--out", str(tmp_path / "t.tex"), cwd=tmp_path)
+    path.write_text('{"CE": {"cifar10 base": [0.94, 0.95], "cars base": [0.90, 0.92]},'
+                    ' "L1": {"cifar10 base": [0.96, 0.95]}}')
+    result = script("tables5_6.py", "--results", str(path), "--out", str(tmp_path / "t"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert r"\textbf{95.500" in (tmp_path / "t.tex").read_text()
+    table5, table6 = ((tmp_path / "t" / name).read_text() for name in ("table5.tex", "table6.tex"))
+    assert body_rows(table5) == [["Loss", "cifar10 base"], ["CE", "94.500 $\\pm$ 0.707"],
+                                 ["L1", "\\textbf{95.500 $\\pm$ 0.707}"]]
+    assert body_rows(table6) == [["Loss", "cars base"], ["CE", "\\textbf{91.000 $\\pm$ 1.414}"]]
+    assert "trained from scratch" in table5 and "fine-tuned" in table6
 
 
 def test_results_tables_of_a_bare_run_train_ce_and_the_top_of_its_search(bare_run, tmp_path):
     before = snapshot(bare_run)
-    result = script("tables5_6.py", "--run-dir", str(bare_run), "--out", str(tmp_path / "t.tex"), cwd=tmp_path)
+    result = script("tables5_6.py", "--run-dir", str(bare_run), "--out", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    latex = (tmp_path / "t.tex").read_text()
-    rows = [line.split(" & ")[0] for line in latex.splitlines() if " & " in line][1:]
-    assert rows == ["CE", "CE+LS", r"base \#1", r"base \#2", r"base \#3"]
+    latex = (tmp_path / "table5.tex").read_text()
+    assert [row[0] for row in body_rows(latex)][1:] == ["CE", "CE+LS", r"base \#1", r"base \#2", r"base \#3"]
     assert SEARCH_NOTE in latex and snapshot(bare_run) == before
+    assert not (tmp_path / "table6.tex").exists()  # nothing fine-tuned
 
 
 def test_results_tables_of_a_campaign_are_its_final_evaluation(campaign_run, tmp_path):
     with Store.open_read_only(campaign_run) as store:
         results = campaign.final_results(store)
     before = snapshot(campaign_run)
-    result = script("tables5_6.py", "--run-dir", str(campaign_run), "--out", str(tmp_path / "t.tex"), cwd=tmp_path)
+    result = script("tables5_6.py", "--run-dir", str(campaign_run), "--out", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    latex = (tmp_path / "t.tex").read_text()
-    cells = [line.removesuffix(r" \\").split(" & ") for line in latex.splitlines() if " & " in line]
+    latex = (tmp_path / "table5.tex").read_text()
+    cells = body_rows(latex)
     assert [row[0] for row in cells[1:]] == [tables.escape(label) for label in results] and len(results) == 18
     ce = 100 * np.array(results["CE"][cells[0][1]])  # the first column
     assert cells[1][1].removeprefix(r"\textbf{").startswith(f"{ce.mean():.3f} $\\pm$ {ce.std(ddof=1):.3f}")

@@ -139,11 +139,14 @@ def test_html_tables_escape_every_text_and_show_equations_as_code():
     assert "<td><code>y &lt; 1</code></td>" in equations and "<b>90.000 ± 0.000</b>" in results
 
 
-def test_table_results_command_reads_json(tmp_path):
+def test_table_results_command_reads_json_as_tables_5_and_6(tmp_path):
     path = tmp_path / "results.json"
-    path.write_text('{"CE": {"base": [0.9, 0.91]}, "L1": {"base": [0.95]}}')
+    path.write_text('{"CE": {"cifar10 base": [0.9, 0.91], "flowers102 base": [0.8]}, "L1": {"cifar10 base": [0.95]}}')
     result = run("table", "results", str(path), "--format", "markdown")
-    assert result.exit_code == 0 and "**95.000 ± 0.000**" in result.stdout
+    assert result.exit_code == 0
+    table5, table6 = result.stdout.removeprefix("**Table 5**\n").split("**Table 6**\n")
+    assert "**95.000 ± 0.000**" in table5 and "flowers102" not in table5 and "L1" in table5
+    assert "**80.000 ± 0.000**" in table6 and "cifar10" not in table6 and "L1" not in table6
     path.write_text('["not", "a", "table"]')
     assert run("table", "results", str(path)).exit_code == 2
 

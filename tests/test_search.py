@@ -9,13 +9,14 @@ import pytest
 from scipy.stats import kendalltau
 
 from standin import Counting, standin_job
-from symloss import Genome, executors, phenotype
+from symloss import ConfigError, Genome, executors, phenotype
 from symloss.search import (Candidate, EvolutionConfig, Member, SearchContext, SearchError, evolution, plan,
                             regularized_evolution, runs, train_candidates)
 from symloss.search.elimination import ELIMINATION_PRESETS, Stage, eliminate, stage_tau
 from symloss.search.evolution import age_and_replace, tournament
 from symloss.search.jobs import Job
 from symloss.store import Store, StoreError
+from symloss.study import run_study
 from symloss.train import Evaluation
 
 
@@ -445,6 +446,39 @@ def test_elimination_tau_is_scipys_between_the_long_surrogate_and_the_large_mode
     assert runs.elimination_tau(store, "demo") == (pytest.approx(-expected), 6)
     first, second = ELIMINATION_PRESETS["demo"][:2]
     assert stage_tau(store, elimination, first, second) == (pytest.approx(-expected), 6)
+
+
+def test_an_elimination_trains_with_the_runs_carried_options_and_keeps_them(store):
+    run_id, _ = run_evolution(store)
+    spec = runs.EvolveSpec(train_overrides={"steps": 7, "cutout_size": 8, "precision": "bf16"})
+    jobs = []
+
+    def recording(job):
+        jobs.append(job)
+        return standin_job(job)
+
+    finalists = runs.run_elimination(store, run_id, spec, "demo", executor=executors.InProcess(), fn=recording,
+                                     overrides={"steps": 5})
+    wanted = {"cutout_size": 8, "precision": "bf16", "steps": 5}  # the run's steps belong to its search preset
+    assert len(jobs) == runs.elimination_size("demo") and {job.overrides for job in jobs} == {tuple(wanted.items())}
+    assert store.run("eliminate-demo")["config"] == {"preset": "demo", "overrides": wanted}
+    bare = runs.EvolveSpec()  # the finalists are read with the stored options, whatever the spec carries
+    assert runs.elimination_finalists(store, bare, "demo", "eliminate-demo") == finalists
+    runs.run_elimination(store, run_id, spec, "demo", executor=executors.InProcess(), fn=recording)  # None: the stored
+    assert len(jobs) == runs.elimination_size("demo")  # nothing trained again
+    with pytest.raises(ConfigError, match="eliminate-demo was made with overrides"):
+        runs.run_elimination(store, run_id, spec, "demo", executor=executors.InProcess(), fn=recording,
+                             overrides={"steps": 6})
+
+
+def test_a_study_keeps_its_options_and_refuses_others(store):
+    run_study(store, 4, ("base", "mixup"), "demo", 0, top_k=2, overrides={"steps": 20}, fn=standin_job)
+    assert store.run("correlate")["config"]["overrides"] == {"steps": 20}
+    run_study(store, 4, ("base", "mixup"), "demo", 0, top_k=2, overrides={"steps": 20}, fn=standin_job)  # resumes
+    for changed in ({"overrides": {"steps": 30}}, {"overrides": {"steps": 20, "cutout_size": 8}}, {"seed": 1}):
+        arguments = {"overrides": {"steps": 20}, "seed": 0, **changed}
+        with pytest.raises(ConfigError, match="correlate was made with"):
+            run_study(store, 4, ("base", "mixup"), "demo", top_k=2, fn=standin_job, **arguments)
 
 
 # ---- runs -------------------------------------------------------------------------------------

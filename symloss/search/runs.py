@@ -1,7 +1,6 @@
 """Search runs as users start, resume and read them: a run directory holding one store."""
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -58,6 +57,12 @@ class EvolveSpec:
         return Job.of(candidate, technique, preset or self.search.train, self.seed + seed_offset,
                       self.data_root, tuple(sorted(chosen.items())))
 
+    @property
+    def carried_overrides(self) -> dict:
+        """The run's training options that its trainings on other presets keep (the elimination's):
+        the techniques' parameters, label smoothing and precision, not the search preset's steps."""
+        return {k: v for k, v in self.train_overrides.items() if k in presets.CARRIED_OPTIONS}
+
     def validate(self) -> None:
         if self.technique not in TECHNIQUES:
             raise ConfigError(f"unknown augmentation technique {self.technique!r} (known: {', '.join(TECHNIQUES)})")
@@ -82,13 +87,9 @@ def start(run_dir: str | Path, spec: EvolveSpec) -> tuple[Store, int]:
 def evolution_run(store: Store, spec: EvolveSpec, name: str = EVOLVE_RUN) -> int:
     """The id of the evolution run `name` of `store`, created with `spec` when there is none; one
     made with another spec is a ConfigError (a campaign's runs keep the campaign's configuration)."""
-    run = store.run(name)
-    if run is None:
+    if store.run(name) is None:
         spec.validate()
-        return store.create_run("evolve", name, asdict(spec), spec.seed)
-    if run["config"] != json.loads(json.dumps(asdict(spec))):
-        raise ConfigError(f"{store.directory}: its run {name} was made with another configuration")
-    return run["id"]
+    return store.open_run("evolve", name, asdict(spec), spec.seed)
 
 
 def reopen(run_dir: str | Path) -> tuple[Store, int, EvolveSpec]:
@@ -185,24 +186,39 @@ def run_elimination(store: Store, run_id: int, spec: EvolveSpec, preset: str,
                     progress: Callable[[dict], None] | None = None, fn=train_job,
                     overrides: dict | None = None, name: str | None = None) -> list[Ranked]:
     """The elimination protocol over the run's searched losses, as stages of this store, in the
-    run `name` (default eliminate-<preset>; `overrides` change every stage's training preset:
-    {"steps": 50} for a quick look)."""
+    run `name` (default eliminate-<preset>). Every stage trains with the run's carried options
+    (EvolveSpec.carried_overrides) and `overrides` on top ({"steps": 50} for a quick look); None:
+    those of the elimination already there. The run stores them: others are a ConfigError."""
     stages = elimination_stages(preset)
     name = name or f"eliminate-{preset}"
-    run = store.run(name)
-    elimination_id = run["id"] if run else store.create_run("eliminate", name, {"preset": preset}, spec.seed)
+    chosen = _elimination_options(store, name, spec, overrides, keep_stored=overrides is None)
+    elimination_id = store.open_run("eliminate", name, {"preset": preset, "overrides": chosen}, spec.seed)
     source = top(store, run_id, count=None)
     with executors.running(executor) as executor:
-        ctx = SearchContext(store, elimination_id, elimination_jobs(spec, overrides), executor, fn, progress)
+        ctx = SearchContext(store, elimination_id, elimination_jobs(spec, chosen), executor, fn, progress)
         finalists = eliminate(ctx, source, stages, spec.technique)
     store.set_status(elimination_id, "done")
     return finalists
 
 
+def _elimination_options(store: Store, name: str, spec: EvolveSpec, overrides: dict | None, keep_stored: bool) -> dict:
+    """The training options of the elimination `name`: those it stored (when `keep_stored` and it
+    stored some: runs made before symloss stored them did not), else the run's carried options
+    with `overrides` on top."""
+    run = store.run(name)
+    stored = run["config"].get("overrides") if run and keep_stored else None
+    if stored is None:
+        return {**spec.carried_overrides, **(overrides or {})}
+    if not isinstance(stored, dict):
+        raise StoreError(f"{store.path}: the options of its run {name} are not a JSON object")
+    return stored
+
+
 def elimination_finalists(store: Store, spec: EvolveSpec, preset: str, name: str,
                           overrides: dict | None = None) -> list[Ranked]:
     """The finalists of the finished elimination `name` (made by run_elimination with this spec,
-    preset and overrides), as its last stage ranked them; a StoreError when it has not finished."""
+    preset and, when it stored none, these overrides), as its last stage ranked them; a
+    StoreError when it has not finished."""
     run = store.run(name)
     if run is None or run["status"] != "done":
         raise StoreError(f"{store.directory}: the elimination {name} has not finished")
@@ -210,7 +226,8 @@ def elimination_finalists(store: Store, spec: EvolveSpec, preset: str, name: str
     if not rows:
         return []
     stages = elimination_stages(preset)
-    settings = stage_settings(elimination_jobs(spec, overrides), rows[0].genome, spec.technique, stages)
+    chosen = _elimination_options(store, name, spec, overrides, keep_stored=True)
+    settings = stage_settings(elimination_jobs(spec, chosen), rows[0].genome, spec.technique, stages)
     return ranking_after(store, run["id"], stages, settings)[:FINALISTS]
 
 

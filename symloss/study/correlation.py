@@ -82,9 +82,11 @@ STUDY_RUN = "correlate"
 def run_study(store: Store, n: int, techniques: Sequence[str], preset: str, seed: int, top_k: int = 50,
               executor: executors.ExecutorLike = 1, overrides: dict | None = None, data_root: str | None = None,
               progress: Callable[[dict], None] | None = None, fn=None) -> Study:
-    """The study as a run of `store` (resumable: evaluations already there are not repeated)."""
-    run = store.run(STUDY_RUN)
-    run_id = run["id"] if run else store.create_run("correlate", STUDY_RUN, {"preset": preset, "n": n}, seed)
+    """The study as a run of `store` (resumable: evaluations already there are not repeated; a
+    study made with another preset, size, techniques, seed, options or data root is a ConfigError)."""
+    config = {"preset": preset, "n": n, "techniques": list(techniques), "overrides": overrides or {},
+              "data_root": data_root}
+    run_id = store.open_run("correlate", STUDY_RUN, config, seed)
     extra = tuple(sorted((overrides or {}).items()))
 
     def make_job(candidate: Candidate, technique: str) -> Job:
