@@ -43,11 +43,12 @@ def read_only(run_dir: str | Path) -> Iterator[Store]:
 
 
 def study(run_dir: str | None) -> Study:
-    """The correlation study of a run directory (its best 50), or of a small new one (8 losses x 5
-    techniques, its best 4)."""
+    """The correlation study of a run directory (its best 50; a campaign's: its preset's best k),
+    or of a small new one (8 losses x 5 techniques, its best 4)."""
     if run_dir:
         with read_only(run_dir) as store:
-            found = stored_study(store, top_k=50)
+            top_k = campaign.load(store).preset.top_k if store.meta(campaign.META) is not None else 50
+            found = stored_study(store, top_k)
         if found is None:
             raise SystemExit(f"{run_dir} holds no correlation study (made by `symloss correlate`)")
         return found

@@ -157,6 +157,13 @@ def test_study_scripts_write_their_file_and_leave_the_run_unchanged(name, out, m
     assert snapshot(study_run) == before
 
 
+def test_table3_of_a_campaign_takes_its_presets_best_k(campaign_run, tmp_path):
+    result = script("table3.py", "--run-dir", str(campaign_run), "--out", str(tmp_path / "t3.tex"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    caption = (tmp_path / "t3.tex").read_text()
+    assert f"over all {TINY_CAMPAIGN.study_losses} losses and over the best {TINY_CAMPAIGN.top_k} of" in caption
+
+
 def test_a_directory_that_is_no_run_is_one_line_of_error(tmp_path):
     result = script("figure5.py", "--run-dir", str(tmp_path), "--out", str(tmp_path / "f.png"), cwd=tmp_path)
     assert result.returncode == 1 and "not a symloss run directory" in result.stderr
