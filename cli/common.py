@@ -80,8 +80,8 @@ def training_options(steps_help: str):
     options = {  # preset field -> its option
         "steps": click.option("--steps", type=click.IntRange(min=1), default=None, help=steps_help),
         "precision": click.option("--precision", type=click.Choice(PRECISIONS), default=None,
-                                  help="bf16 autocast or not (evolve and campaign: picked for the machine, bf16 on "
-                                       "CUDA and on processors with bf16 instructions; others: bf16 on CUDA only)."),
+                                  help="bf16 autocast or not (default: bf16 on CUDA, float32 on a CPU; evolve and "
+                                       "campaign store the choice with the run)."),
         "pad": click.option("--pad", type=int, default=None,
                             help=f"Zero padding of the random crop, px at 32x32 (default {default.pad})."),
         "cutout_size": click.option("--cutout-size", type=int, default=None,

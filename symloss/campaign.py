@@ -170,7 +170,7 @@ CAMPAIGN_PRESETS: dict[str, CampaignPreset] = {p.name: p for p in (
                    elimination="paper", evaluate=("paper-wrn",)),
     # about 500 trainings: study 120 (150 steps), evolutions 45-100 (150), eliminations 125 (50 of 600
     # steps, 75 of 300 on the wide CNN), final evaluation up to 270 (100 steps, wide CNN); measured: 499
-    # trainings in 18 min 10 s on 2 CPU cores with the auto (packed, bf16) executor
+    # trainings in 18 min 10 s on 2 CPU cores with the auto (packed) executor under bf16
     CampaignPreset("demo", "demo", study_losses=24, top_k=8, population=6, tournament=3, iterations=8,
                    elimination="demo", evaluate=("demo",), search_overrides={"steps": 150}),
 )}

@@ -234,15 +234,6 @@ def test_executor_option_errors_are_one_line(tmp_path):
     assert not (tmp_path / "run").exists()  # refused before the run was created
 
 
-@pytest.mark.parametrize("flags, expected", [("fpu avx2 avx512f avx512_bf16 sse", True), ("fpu amx_bf16 amx_tile", True),
-                                             ("fpu avx2 avx512f avx512_vnni", False), ("avx512_bf16x", False)])
-def test_cpu_bf16_is_read_from_the_processor_flags(tmp_path, flags, expected):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert executors.cpu_has_bf16(str(cpuinfo)) is expected
-    assert executors.cpu_has_bf16(str(tmp_path / "missing")) is False
-
-
 def test_auto_executor_picks_packs_per_core_on_a_cpu(monkeypatch):
     import torch
 
@@ -255,9 +246,8 @@ def test_auto_executor_picks_packs_per_core_on_a_cpu(monkeypatch):
     assert ExecutorSpec("auto", 3, 3).resolved() == ExecutorSpec("packed", 3, 3)
     assert ExecutorSpec("auto", 3).resolved() == ExecutorSpec("local", 3)
     assert ExecutorSpec("local").resolved() == ExecutorSpec("local")
-    monkeypatch.setattr(executors, "cpu_has_bf16", lambda: False)
-    assert executors.machine_precision() == "fp32"
-    monkeypatch.setattr(executors, "cpu_has_bf16", lambda: True)
+    assert executors.machine_precision() == "fp32"  # whatever the processor's instructions
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert executors.machine_precision() == "bf16"
 
 

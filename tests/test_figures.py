@@ -1,8 +1,11 @@
 """The figure scripts (figures/*.py) on runs made here with the stand-in trainer: each writes its
 file from the losses PROTOCOL.md's figure shows, leaves the run directory as it was, and says in
 its title or caption where the losses come from."""
+import contextlib
 import hashlib
+import io
 import json
+import runpy
 import shutil
 import subprocess
 import sys
@@ -12,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from figure_probe import probing
 from standin import standin_job
 from symloss import Genome, Loss, campaign, phenotype
 from symloss.augment import TECHNIQUES
@@ -21,7 +25,6 @@ from symloss.store import Store
 from symloss.study import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBE = Path(__file__).with_name("figure_probe.py")
 PNG, PDF, TABLE = b"\x89PNG\r\n\x1a\n", b"%PDF", b"\\begin{table}"
 SEARCH_NOTE, FINALIST_NOTE = "top of the search, not elimination finalists", "elimination finalists"
 
@@ -99,10 +102,33 @@ def snapshot(directory: Path) -> dict:
     return {"files": files, "directory": directory.stat().st_mtime_ns}
 
 
-def script(name: str, *args, cwd: Path, probe: Path | None = None) -> subprocess.CompletedProcess:
-    """figures/<name> with `args`; with `probe`, run by figure_probe.py recording what it drew there."""
-    command = [sys.executable] + ([str(PROBE), str(probe)] if probe else []) + [str(ROOT / "figures" / name), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=cwd)
+@dataclass
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def script(name: str, *args, cwd: Path, probe: Path | None = None) -> Finished:
+    """figures/<name> with `args`, run in this process as `python figures/<name>` runs it there
+    (argv, cwd, the script's folder first on sys.path; SystemExit as its exit status and message);
+    with `probe`, recording what it drew there."""
+    path, saved_path, saved_argv = ROOT / "figures" / name, sys.path[:], sys.argv
+    out, err, status = io.StringIO(), io.StringIO(), 0
+    sys.modules.pop("common", None)  # figures/common.py, not another folder's
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            (probing(probe) if probe else contextlib.nullcontext()):
+        sys.argv, sys.path[:0] = [str(path), *args], [str(path.parent)]
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+            if isinstance(exit_.code, str):
+                print(exit_.code, file=err)
+        finally:
+            sys.argv, sys.path[:] = saved_argv, saved_path
+            sys.modules.pop("common", None)
+    return Finished(status, out.getvalue(), err.getvalue())
 
 
 def drawn(name: str, run_dir: Path, tmp_path: Path, out: str) -> list[dict]:
@@ -165,7 +191,8 @@ def test_table3_of_a_campaign_takes_its_presets_best_k(campaign_run, tmp_path):
 
 
 def test_a_directory_that_is_no_run_is_one_line_of_error(tmp_path):
-    result = script("figure5.py", "--run-dir", str(tmp_path), "--out", str(tmp_path / "f.png"), cwd=tmp_path)
+    command = [sys.executable, str(ROOT / "figures" / "figure5.py"), "--run-dir", str(tmp_path), "--out", "f.png"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # as a user runs it
     assert result.returncode == 1 and "not a symloss run directory" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "store.sqlite").exists()
 
