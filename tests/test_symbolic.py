@@ -102,13 +102,13 @@ def test_simplification_merges_algebra_the_automatic_form_keeps_apart():
     assert Loss.parse("y*(yhat + 1) - y*yhat").key == Loss.parse("y").key
 
 
-def _keys_of_random_genomes(count=200):
+def _keys_of_random_genomes(count=100):
     symbolic.simplify.cache_clear()
     sp.core.cache.clear_cache()
     return [Loss.from_genome(Genome.random(seed)).key for seed in range(count)]
 
 
-def _keys_in_a_thread(count=200):
+def _keys_in_a_thread(count=100):
     results = []
     thread = threading.Thread(target=lambda: results.append(_keys_of_random_genomes(count)))
     thread.start()
@@ -122,7 +122,7 @@ def _busy(stop):
 
 
 def test_keys_are_a_pure_function_of_the_genome(monkeypatch):
-    """The same 200 keys on an idle process, on a slow clock (a thread hogging the interpreter),
+    """The same 100 keys on an idle process, on a slow clock (a thread hogging the interpreter),
     in a thread (no alarm there) and in a spawned process with another hash seed."""
     monkeypatch.setenv("PYTHONHASHSEED", "12345")
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -138,7 +138,7 @@ def test_keys_are_a_pure_function_of_the_genome(monkeypatch):
             hog.join()
         assert spawned.result(timeout=600) == idle
     assert slow_clock == idle
-    assert len(set(idle)) >= 190 and all(len(k) == 16 for k in idle)
+    assert len(set(idle)) == 100 and all(len(k) == 16 for k in idle)  # 100 distinct, as observed
 
 
 def test_keys_round_floats_to_ten_digits():
