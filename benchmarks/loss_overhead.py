@@ -100,7 +100,9 @@ def measure_all(devices: list[str], genomes: int, seed: int, timing: dict) -> di
                 }
     fused = {"ce_genome": ce.with_gradient is not None,  # module() default: fused autograd node
              "random_genomes": sum(m.with_gradient is not None for m in randoms),
-             "random_genomes_at_class_indices": sum(getattr(m, "at_class_indices", None) is not None for m in randoms)}
+             "random_genomes_at_class_indices": sum(getattr(m, "at_class_indices", None) is not None for m in randoms),
+             "random_genomes_target_column_only": sum(getattr(getattr(m, "at_class_indices", None), "rest", 0) is None
+                                                      for m in randoms)}
     return {"results": results, "fused": fused}
 
 

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from symloss import Genome, Loss, zoo
-from symloss.symbolic import Y
+from symloss.loss import SPLIT_FROM_CLASSES
+from symloss.symbolic import Y, YHAT
 
 
 def logits_batch(batch=32, classes=10, seed=0, spread=None):
@@ -146,38 +147,45 @@ def test_fused_path_falls_back_when_targets_need_a_gradient():
     assert soft.grad is not None and logits.grad is not None
 
 
-def test_class_index_targets_give_the_values_and_gradients_of_one_hot_rows():
-    """Index targets: the target column alone (closed-form gradient) where f(0, yhat) is 0, else the
-    general path on one-hot rows; the same numbers as one-hot targets (float64), for the zoo and
-    200 random genomes."""
+@pytest.mark.parametrize("classes", [10, SPLIT_FROM_CLASSES])
+def test_class_index_targets_give_the_values_and_gradients_of_one_hot_rows(classes):
+    """Index targets: the target column alone (closed-form gradient) where f(0, yhat) is linear in
+    yhat, f(0, .) over every class plus the target column from SPLIT_FROM_CLASSES classes on, else
+    one-hot rows; the values and gradients of autograd through the plain term on one-hot rows
+    (float64), for the zoo and 200 random genomes."""
     losses = [zoo.get(name) for name in ("ce", "focal", "mse", "mae", "baikal")]
     losses += [Loss.from_genome(Genome.random(seed)) for seed in range(200)]
-    compared = column = 0
+    compared = column = split = 0
     for seed, loss in enumerate(losses):
-        logits = logits_batch(batch=16, seed=seed, spread=4.0)
-        target = torch.arange(16) % 10
+        logits = logits_batch(batch=16, classes=classes, seed=seed, spread=4.0)
+        target = torch.arange(16) % classes
         module = loss.module()
-        zero_off_target = sp.simplify(loss.expr.subs(Y, 0)) == 0
-        assert (module.at_class_indices is not None) == (zero_off_target and module.with_gradient is not None), loss
-        column += module.at_class_indices is not None
+        off_target = sp.simplify(loss.expr.subs(Y, 0))
+        linear = sp.diff(off_target, YHAT, 2) == 0
+        terms = module.at_class_indices
+        assert terms is not None or module.with_gradient is None, loss
+        if terms is not None:
+            assert (terms.rest is None) == linear, loss
+            column += linear
+            split += not linear and classes >= SPLIT_FROM_CLASSES
         results = []
-        for targets in (target, F.one_hot(target, 10).double()):
+        for criterion, targets in ((module, target), (loss.module(fused=False), F.one_hot(target, classes).double())):
             leaf = logits.clone().requires_grad_(True)
-            value = module(leaf, targets)
+            value = criterion(leaf, targets)
             value.backward()
             results.append((value.detach(), leaf.grad))
-        (index_value, index_grad), (soft_value, soft_grad) = results
-        if not (torch.isfinite(soft_value) and torch.isfinite(soft_grad).all()):
+        (index_value, index_grad), (plain_value, plain_grad) = results
+        if not (torch.isfinite(plain_value) and torch.isfinite(plain_grad).all()):
             continue
         compared += 1
-        torch.testing.assert_close(index_value, soft_value, rtol=1e-9, atol=1e-12, msg=str(loss))
-        torch.testing.assert_close(index_grad, soft_grad, rtol=1e-7, atol=1e-10, msg=str(loss))
-    assert (compared, column) == (204, 50)  # 50 have f(0, yhat) = 0
+        torch.testing.assert_close(index_value, plain_value, rtol=1e-9, atol=1e-12, msg=str(loss))
+        torch.testing.assert_close(index_grad, plain_grad, rtol=1e-7, atol=1e-10, msg=str(loss))
+    assert (compared, column, split) == (205, 94, 85 if classes >= SPLIT_FROM_CLASSES else 0)  # observed
 
 
 def test_cross_entropy_needs_only_the_target_column():
     module = zoo.get("ce").module()
-    assert module.at_class_indices is not None and zoo.get("mse").module().at_class_indices is None
+    assert module.at_class_indices.rest is None and zoo.get("mse").module().at_class_indices.rest is not None
     logits = logits_batch().float().requires_grad_(True)
     target = torch.arange(32) % 10
     module(logits, target).backward()
