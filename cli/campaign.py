@@ -11,7 +11,7 @@ from click.core import ParameterSource
 
 from symloss.render import terminal_safe
 
-from .common import StepBar, executor_options, executor_text, training_options
+from .common import StepBar, executor_options, executor_text, results_tables, training_options
 from .names import CAMPAIGN_PRESETS, EVALUATE_PRESETS
 
 
@@ -68,6 +68,16 @@ def new_campaign_options(directory: str, overrides: dict) -> dict | None:
     return {"precision": executors.machine_precision(), **overrides}
 
 
+def _precision(directory: str, options: dict | None) -> str:
+    """The precision a campaign trains with: the one given or picked for a new campaign, else its stored one."""
+    from symloss import campaign
+
+    if options and "precision" in options:
+        return options["precision"]
+    with campaign.open_campaign(directory) as opened:
+        return opened.overrides.get("precision", "auto")
+
+
 def absolute(data_root: str | None) -> str | None:
     return str(Path(data_root).resolve()) if data_root else None
 
@@ -107,11 +117,12 @@ def campaign_command(preset, directory, resume_dir, data_root, overrides, execut
         if resume_dir:
             with campaign.open_campaign(resume_dir, preset, absolute(data_root), overrides or None):
                 pass  # a campaign, made with what is given
-        click.echo(f"campaign directory: {directory}\nexecutor: {executor_text(executor)}", err=True)
+        options = new_campaign_options(directory, overrides)
+        click.echo(f"campaign directory: {terminal_safe(directory)}\nexecutor: {executor_text(executor)}; "
+                   f"precision: {_precision(directory, options)}", err=True)
         with StageBars() as bars:
             try:
-                campaign.run_campaign(directory, preset, running, bars, new_campaign_options(directory, overrides),
-                                      absolute(data_root))
+                campaign.run_campaign(directory, preset, running, bars, options, absolute(data_root))
             except KeyboardInterrupt:
                 raise interrupted(f"symloss campaign --resume {directory}") from None
     with campaign.open_campaign(directory) as opened:
@@ -134,8 +145,6 @@ def evaluate_command(directory, preset, seeds, label_smoothing, weights, executo
     """The final evaluation of the campaign in DIRECTORY: every technique's finalists, CE, CE with
     label smoothing and the best finalist with it, under every technique, several seeds (resumable)."""
     from symloss import campaign, executors
-    from symloss.render import tables
-    from symloss.study import summarise
 
     with executors.running(executor) as running, campaign.open_campaign(directory) as opened, StageBars() as bars:
         chosen = [preset] if preset else list(opened.preset.evaluate)
@@ -146,6 +155,4 @@ def evaluate_command(directory, preset, seeds, label_smoothing, weights, executo
         except KeyboardInterrupt:
             raise interrupted(f"symloss evaluate {directory}") from None
         bars.close()
-        for name in chosen:
-            click.echo(f"{name}:")
-            click.echo(tables.results_table(summarise(campaign.final_results(opened.store, name)), "text"), nl=False)
+        click.echo(results_tables(campaign.final_results(opened.store), "text"), nl=False)

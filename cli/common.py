@@ -143,3 +143,17 @@ class StepBar:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def results_tables(results: dict, fmt: str) -> str:
+    """Tables 5 and 6 (the columns of fine-tuning data sets) of results[label][column], each headed."""
+    from symloss.campaign import split_tables
+    from symloss.render import tables
+    from symloss.study import summarise
+
+    split = split_tables(results)
+    if not split:
+        raise click.UsageError("no results to show")
+    heading = {"latex": "% {}", "markdown": "**{}**"}.get(fmt, "{}:")
+    return "\n".join(heading.format(f"Table {number}") + "\n" + tables.results_table(summarise(found), fmt)
+                     for number, found in split.items())

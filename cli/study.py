@@ -10,7 +10,7 @@ from symloss.presets import PRESETS
 from symloss.render import terminal_safe
 
 from .campaign import StageBars, absolute, interrupted, new_campaign_options, refuse_given
-from .common import ExpressionCommand, StepBar, executor_options, resolve_loss, training_options
+from .common import ExpressionCommand, StepBar, executor_options, resolve_loss, results_tables, training_options
 from .names import CAMPAIGN_PRESETS, TABLE_FORMATS, TECHNIQUES
 
 
@@ -138,20 +138,6 @@ def tau_command(run_dir, top_k, fmt):
     click.echo(tables.tau_table(study, fmt), nl=False)
 
 
-def _tables(results: dict, fmt: str) -> str:
-    """Tables 5 and 6 (the columns of fine-tuning data sets) of results[label][column], each headed."""
-    from symloss.campaign import split_tables
-    from symloss.render import tables
-    from symloss.study import summarise
-
-    split = split_tables(results)
-    if not split:
-        raise click.UsageError("no results to show")
-    heading = {"latex": "% {}", "markdown": "**{}**"}.get(fmt, "{}:")
-    return "\n".join(heading.format(f"Table {number}") + "\n" + tables.results_table(summarise(found), fmt)
-                     for number, found in split.items())
-
-
 def _campaign_results(directory) -> dict:
     """A campaign's final evaluation, results[label][column] (a UsageError when it has none)."""
     from symloss import campaign
@@ -175,11 +161,11 @@ def results_command(file, fmt):
     from symloss.files import read_json
 
     if Path(file).is_dir():
-        click.echo(_tables(_campaign_results(file), fmt), nl=False)
+        click.echo(results_tables(_campaign_results(file), fmt), nl=False)
         return
     data = read_json(file, "results file")
     try:
-        text = _tables(data, fmt)
+        text = results_tables(data, fmt)
     except (ValueError, TypeError, AttributeError) as error:
         raise click.UsageError(f"{file}: expected {{loss: {{column: [numbers]}}}} ({error})") from None
     click.echo(text, nl=False)

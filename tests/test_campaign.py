@@ -349,11 +349,13 @@ def test_the_campaign_cli_runs_each_stage_and_reads_back_the_tables(tmp_path, mo
     assert result.exit_code == 0 and result.stdout.count("mean fitness") == 3 and "Kendall tau" in result.stdout
     result = invoke("campaign", "--resume", directory, *local)
     assert result.exit_code == 0, result.output
+    assert "executor: local, 1 in flight; precision: fp32\n" in result.stderr  # stored when made (a CPU)
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines[:12]] == [[name, "done"] for name in campaign.stage_names()]
     result = invoke("table", "results", directory, "--format", "markdown")
     assert result.exit_code == 0 and result.stdout.startswith("**Table 5**") and "Table 6" not in result.stdout and result.stdout.count("**") >= 2 + 2 * 5
-    assert invoke("evaluate", directory, *local).exit_code == 0  # done already: nothing more to train
+    result = invoke("evaluate", directory, *local)  # done already: nothing more to train
+    assert result.exit_code == 0 and result.stdout.startswith("Table 5:") and "Table 6" not in result.stdout
 
 
 def test_the_cli_lists_are_the_librarys_and_help_stays_light():
