@@ -54,7 +54,7 @@ def test_a_loss_that_cannot_learn_is_stopped_early_as_a_failed_evaluation():
 
 # ---- early stopping: from the end of the 7th epoch on, at every epoch's end -----------------------
 EPOCHS = {"eval_every": 20, "early_stop_step": 7 * 20, "steps": 200}  # the paper's rule, on 20-step epochs
-TRAINING_ROWS = 64  # the demo's batch; validation batches have 359 rows
+TRAINING_ROWS = 64  # the demo's batch
 
 
 def weighted_ce(weight_at_step):
@@ -64,7 +64,7 @@ def weighted_ce(weight_at_step):
 
     def criterion(logits, targets):
         ce = train.NATIVE_CE(logits, targets)
-        return ce * weight_at_step(next(steps)) if len(logits) == TRAINING_ROWS else ce
+        return ce * weight_at_step(next(steps)) if torch.is_grad_enabled() else ce  # validation: no_grad
     return criterion
 
 
@@ -260,15 +260,16 @@ def test_the_loss_gets_class_indices_unless_the_technique_mixes_labels(technique
         criterion = real(loss, label_smoothing)
 
         def record(logits, targets):
-            seen.append((len(logits), targets.dtype, tuple(targets.shape[1:])))
+            seen.append((torch.is_grad_enabled(), len(logits), targets.dtype, tuple(targets.shape[1:])))
             return criterion(logits, targets)
         return record
 
     monkeypatch.setattr(train, "criterion_for", recording)
     train.evaluate_pack(["focal", "mse"], "demo", technique, seed=0, steps=2, eval_every=2)  # a pack: each member
-    training = (TRAINING_ROWS, torch.float32, (10,)) if mixed else (TRAINING_ROWS, torch.int64, ())
-    assert sorted(set(seen)) == [training, (359, torch.int64, ())]  # validation: always the labels
-    assert len(seen) == 2 * 3  # two members, two training steps and one validation each
+    training = (True, TRAINING_ROWS, torch.float32, (10,)) if mixed else (True, TRAINING_ROWS, torch.int64, ())
+    validation = [(False, rows, torch.int64, ()) for rows in (train.EVAL_BATCH, 359 - 2 * train.EVAL_BATCH)]
+    assert sorted(set(seen)) == sorted([training, *validation])  # validation: always the labels
+    assert len(seen) == 2 * (2 + 3)  # two members, two training steps and three validation batches each
 
 
 EPS = 1e-7  # symloss's protected log and reciprocal: log(u + EPS), 1 / (u + EPS)

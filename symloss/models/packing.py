@@ -110,7 +110,7 @@ def regroup_optimizer_state(state: dict, members: int, keep: Sequence[int]) -> d
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     """Load a regrouped state, each tensor laid out like its parameter (channels-last stays
-    channels-last, so the optimiser keeps its fused multi-tensor path)."""
+    channels-last, so the optimiser keeps its fused path)."""
     optimizer.load_state_dict(state)
     for parameter, per_parameter in optimizer.state.items():
         for name, value in per_parameter.items():
