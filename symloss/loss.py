@@ -24,6 +24,9 @@ GENOME_BUDGET_S = 60.0  # the same for a genome (the slowest seen takes about 2 
 MAX_FILE_BYTES = 1 << 20  # a saved loss or a genome file is a few kilobytes
 MAX_NAME = 255  # characters of a loss's name (a file name's length)
 SPLIT_FROM_CLASSES = 200  # where r(p) sum_j + c(p_t) overtakes one-hot rows (measured crossover, CPU)
+MIXED_FROM_CLASSES = 500  # where soft targets are taken as sparse: below, finding their nonzeros costs more
+# (random losses, CPU: the dense path faster on 20 of 30 at 400 classes, the sparse on 19 of 30 at 600)
+MAX_MIXED = 4  # nonzero targets per row that soft targets may have to be taken as sparse (mixup: 2)
 
 
 class Loss:
@@ -202,31 +205,36 @@ class _SoftmaxLoss(torch.autograd.Function):
 
 
 class _AtClassIndices:
-    """A loss at one-hot targets, f(0, p) and f(1, p) folded by SymPy once: a sample of class t
-    has the loss sum_j r(p_j) + c(p_t), with r = f(0, .) and c = f(1, .) - f(0, .).
+    """A loss at sparse targets, f(0, p) folded by SymPy once: a sample whose target is y_k on
+    the classes t_k (one-hot: y = 1 on one class; mixup: two) and 0 elsewhere has the loss
+    sum_j r(p_j) + sum_k c(y_k, p_{t_k}), with r = f(0, .) and c(y, p) = f(y, p) - f(0, p);
+    for one-hot targets c(1, .) is folded too (`column`).
 
     Where r is linear, r(p) = a p + b (cross-entropy, focal, every y*g(yhat) have r = 0), the sum
     is a + b C since the p_j sum to 1, and its gradient through the softmax is 0: only the target
-    column is computed, and the gradient has the closed form c'(p_t) p_t (onehot - p). Elsewhere
-    r and r' are computed over every class (`rest`), c and c' on the target column."""
+    columns are computed, and the gradient has the closed form sum_k s_k (onehot_k - p) with
+    s_k = c'(y_k, p_k) p_k. Elsewhere r and r' are computed over every class (`rest`)."""
 
-    def __init__(self, rest: sp.Expr, column: sp.Expr):
+    def __init__(self, rest: sp.Expr, correction: sp.Expr):
         p = symbolic.YHAT
         slope = sp.diff(rest, p)
         linear = not slope.has(p)
         self.rest = None if linear else codegen.CompiledTerm(rest, slope)
         self.constant = (float(slope), float(rest.subs(p, 0))) if linear else None  # (a, b)
-        self.column = codegen.CompiledTerm(column, sp.diff(column, p) * (p if linear else 1))
+        factor = p if linear else 1
+        column = correction.subs(symbolic.Y, 1)
+        self.column = codegen.CompiledTerm(column, sp.diff(column, p) * factor)
+        self.correction = codegen.CompiledTerm(correction, sp.diff(correction, p) * factor)
 
     @classmethod
     def of(cls, expr: sp.Expr) -> "_AtClassIndices":
-        """The loss `expr` (its stable form) at y = 0 and y = 1; an ExpressionError when either
-        has no torch form."""
+        """The loss `expr` (its stable form) split at y = 0; an ExpressionError when a part has
+        no torch form or f is not finite at y = 0 or 1."""
         rest, at_target = expr.subs(symbolic.Y, 0), expr.subs(symbolic.Y, 1)
         if any(e.has(sp.zoo, sp.nan, sp.oo, -sp.oo) for e in (rest, at_target)):
             raise ExpressionError("the loss is not finite at a one-hot target")
         try:
-            return cls(rest, at_target - rest)
+            return cls(rest, expr - rest)
         except TypeError as error:  # a coefficient of a linear r that is not a number
             raise ExpressionError(f"no torch form at a one-hot target ({error})") from None
 
@@ -236,35 +244,37 @@ class _AtClassIndices:
         return a + b * classes
 
 
-class _IndexSoftmaxLoss(torch.autograd.Function):
-    """mean_b [sum_j r(p_j) + c(p_t)] for p = softmax(z), t the target index (_AtClassIndices)."""
+class _SparseSoftmaxLoss(torch.autograd.Function):
+    """mean_b [sum_j r(p_j) + sum_k c(y_k, p_{t_k})] for p = softmax(z) (_AtClassIndices);
+    `index` (B, K) holds the t_k, `values` (B, K) the y_k (None: class indices, y = 1)."""
 
     @staticmethod
-    def forward(ctx, logits, target, terms: _AtClassIndices):
+    def forward(ctx, logits, index, values, terms: _AtClassIndices):
         p = torch.softmax(logits, dim=-1)
-        index = target.unsqueeze(-1) if target.dtype == torch.int64 else target.long().unsqueeze(-1)
-        p_t = p.gather(-1, index)
+        p_k = p.gather(-1, index)
         batch = p.shape[0]
-        (value, value_coefficient), (slope, slope_coefficient) = terms.column.factored(p_t, p_t)
+        term = terms.column.factored(p_k, p_k) if values is None else terms.correction.factored(values, p_k)
+        (value, value_coefficient), (slope, slope_coefficient) = term
         total = value.sum() * (value_coefficient / batch)
+        slope = slope * (slope_coefficient / batch)
         ctx.closed_form = terms.rest is None
         if ctx.closed_form:
-            ctx.save_for_backward(p, index, slope * (slope_coefficient / batch))
+            ctx.save_for_backward(p, index, slope)
             rest = terms.linear_sum(p.shape[-1])
             return total + rest if rest else total
         (rest, rest_coefficient), (gradient, g_coefficient) = terms.rest.factored(p, p)
-        gradient = (gradient * (g_coefficient / batch)).scatter_add_(-1, index, slope * (slope_coefficient / batch))
-        ctx.save_for_backward(p, gradient)
+        ctx.save_for_backward(p, (gradient * (g_coefficient / batch)).scatter_add_(-1, index, slope))
         return total + rest.sum() * (rest_coefficient / batch)
 
     @staticmethod
     def backward(ctx, grad_output):
         if not ctx.closed_form:
             p, gradient = ctx.saved_tensors
-            return _through_softmax(p, gradient, grad_output), None, None
+            return _through_softmax(p, gradient, grad_output), None, None, None
         p, index, slope_p = ctx.saved_tensors
-        scale = slope_p * grad_output  # dL/dz = s * (onehot - p), s = c'(p_t) p_t
-        return (p * scale.neg()).scatter_add_(-1, index, scale), None, None
+        scale = slope_p * grad_output  # dL/dz = sum_k s_k (onehot_k - p), s_k = c'(y_k, p_k) p_k
+        total = scale if scale.shape[-1] == 1 else scale.sum(dim=-1, keepdim=True)
+        return (p * total.neg()).scatter_add_(-1, index, scale), None, None, None
 
 
 class LossModule(nn.Module):
@@ -283,12 +293,17 @@ class LossModule(nn.Module):
         if logits.dtype not in (torch.float32, torch.float64):
             logits = logits.float()
         classes = logits.shape[-1]
-        if target.dim() == logits.dim() - 1 and self._specialised(classes):
-            return _IndexSoftmaxLoss.apply(logits, target, self.at_class_indices)
         if target.dim() == logits.dim() - 1:
-            y = torch.zeros_like(logits, requires_grad=False).scatter_(-1, target.long().unsqueeze(-1), 1.0)
+            index = target.unsqueeze(-1) if target.dtype == torch.int64 else target.long().unsqueeze(-1)
+            if self._specialised(classes):
+                return _SparseSoftmaxLoss.apply(logits, index, None, self.at_class_indices)
+            y = torch.zeros_like(logits, requires_grad=False).scatter_(-1, index, 1.0)
         else:
             y = target.to(logits.dtype)
+            if not y.requires_grad and classes >= MIXED_FROM_CLASSES and self._specialised(classes):
+                sparse = _sparse(y)
+                if sparse is not None:
+                    return _SparseSoftmaxLoss.apply(logits, *sparse, self.at_class_indices)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + self.label_smoothing / classes
         if self.with_gradient is not None and not y.requires_grad:
@@ -296,15 +311,26 @@ class LossModule(nn.Module):
         return self.term.batch_mean(y, torch.softmax(logits, dim=-1))
 
     def _specialised(self, classes: int) -> bool:
-        """Whether class-index targets take the _AtClassIndices path: always where r = f(0, .) is
+        """Whether sparse targets take the _AtClassIndices path: always where r = f(0, .) is
         linear; from SPLIT_FROM_CLASSES classes on where it is not (below, one-hot rows through
-        the general path were the faster on 15 of 15 random losses at 10 classes, 11 of 15 at 100)."""
+        the general path were the faster on 15 of 15 random losses at 10 classes, 11 of 15 at 100),
+        never with label smoothing (its targets are dense)."""
         terms = self.at_class_indices
         return (terms is not None and not self.label_smoothing
                 and (terms.rest is None or classes >= SPLIT_FROM_CLASSES))
 
     def extra_repr(self) -> str:
         return f"{self.description}, label_smoothing={self.label_smoothing}"
+
+
+def _sparse(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(classes, values) of the nonzero targets of each row, (B, K) each, when no row has more
+    than MAX_MIXED (mixup mixes two); None otherwise."""
+    count = int((y != 0).sum(dim=-1).max())
+    if count > MAX_MIXED:
+        return None
+    index = y.abs().topk(max(count, 1), dim=-1).indices
+    return index, y.gather(-1, index)
 
 
 def _simplified(raw: sp.Expr) -> tuple[sp.Expr, bool]:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from symloss import Genome, Loss, zoo
-from symloss.loss import SPLIT_FROM_CLASSES
+from symloss.loss import MIXED_FROM_CLASSES, SPLIT_FROM_CLASSES, LossModule
 from symloss.symbolic import Y, YHAT
 
 
@@ -181,6 +181,44 @@ def test_class_index_targets_give_the_values_and_gradients_of_one_hot_rows(class
         torch.testing.assert_close(index_value, plain_value, rtol=1e-9, atol=1e-12, msg=str(loss))
         torch.testing.assert_close(index_grad, plain_grad, rtol=1e-7, atol=1e-10, msg=str(loss))
     assert (compared, column, split) == (205, 94, 85 if classes >= SPLIT_FROM_CLASSES else 0)  # observed
+
+
+def mixed_targets(batch: int, classes: int, seed: int) -> torch.Tensor:
+    """Each row two classes mixed, as mixup makes (weights 0.7 and 0.3; some rows one class alone)."""
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.randint(0, classes, (batch,), generator=generator)
+    second = (first + torch.randint(1, classes, (batch,), generator=generator)) % classes
+    weight = torch.where(torch.arange(batch) % 4 == 0, 1.0, 0.7).double()[:, None]
+    return weight * F.one_hot(first, classes).double() + (1 - weight) * F.one_hot(second, classes).double()
+
+
+def test_mixed_targets_give_the_values_and_gradients_of_dense_rows():
+    """Soft targets with at most MAX_MIXED classes per row, from MIXED_FROM_CLASSES classes on:
+    f(0, .) plus the mixed columns alone; the values and gradients of the general fused path on
+    the dense rows (the same derivatives: SymPy's, kinks included), float64, for the zoo and 200
+    random genomes."""
+    losses = [zoo.get(name) for name in ("ce", "focal", "mse", "mae", "baikal")]
+    losses += [Loss.from_genome(Genome.random(seed)) for seed in range(200)]
+    compared = sparse = 0
+    for seed, loss in enumerate(losses):
+        logits = logits_batch(batch=16, classes=MIXED_FROM_CLASSES, seed=seed, spread=4.0)
+        target = mixed_targets(16, MIXED_FROM_CLASSES, seed)
+        module = loss.module()
+        sparse += module.at_class_indices is not None
+        dense = LossModule(module.term, module.with_gradient)
+        results = []
+        for criterion in (module, dense):
+            leaf = logits.clone().requires_grad_(True)
+            value = criterion(leaf, target)
+            value.backward()
+            results.append((value.detach(), leaf.grad))
+        (sparse_value, sparse_grad), (dense_value, dense_grad) = results
+        if not (torch.isfinite(dense_value) and torch.isfinite(dense_grad).all()):
+            continue
+        compared += 1
+        torch.testing.assert_close(sparse_value, dense_value, rtol=1e-9, atol=1e-12, msg=str(loss))
+        torch.testing.assert_close(sparse_grad, dense_grad, rtol=1e-7, atol=1e-10, msg=str(loss))
+    assert (compared, sparse) == (204, 179)  # observed
 
 
 def test_cross_entropy_needs_only_the_target_column():
