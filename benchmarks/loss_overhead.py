@@ -13,7 +13,7 @@ Each timing: warm-up iterations, then several blocks of iterations; the reported
 the smallest block mean in microseconds (CUDA is synchronised around each block). Ratios
 are loss time / cross_entropy time, the baseline timed before and after the losses (the
 smaller kept); for the random genomes the median and the 90th percentile ratio are given.
-torch's thread count is left at its default and recorded. The defaults (200 warm-up,
+torch's thread count is its default unless --threads is given, and recorded. The defaults (200 warm-up,
 5 blocks of 500) keep a CPU run with 50 genomes within about two minutes.
 
 Prints one JSON object. With --before CHECKOUT, that checkout is measured first (in a
@@ -125,6 +125,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="warm-up iterations (default 200)")
     parser.add_argument("--blocks", type=int, default=5, help="timed blocks (default 5)")
     parser.add_argument("--iters", type=int, default=500, help="iterations per block (default 500)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch's CPU threads (default: torch's own; 1 gives steadier figures on a small machine)")
     parser.add_argument("--before", type=Path, default=None,
                         help="another checkout, measured first with the same options: ratios side by side")
     args = parser.parse_args()
@@ -134,8 +136,11 @@ def main() -> None:
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
     timing = dict(warmup=args.warmup, blocks=args.blocks, iters=args.iters)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     argv = ["--device", args.device, "--genomes", str(args.genomes), "--seed", str(args.seed),
-            *(f"--{name}={value}" for name, value in timing.items())]
+            *(f"--{name}={value}" for name, value in timing.items()),
+            *(["--threads", str(args.threads)] if args.threads else [])]
     before = run_under(args.before, __file__, argv) if args.before else None
     after = measure_all(devices, args.genomes, args.seed, timing)
     report = {"benchmark": "loss_overhead", "batch": BATCH, "genomes": args.genomes, "seed": args.seed,

@@ -68,16 +68,6 @@ def new_campaign_options(directory: str, overrides: dict) -> dict | None:
     return {"precision": executors.machine_precision(), **overrides}
 
 
-def _precision(directory: str, options: dict | None) -> str:
-    """The precision a campaign trains with: the one given or picked for a new campaign, else its stored one."""
-    from symloss import campaign
-
-    if options and "precision" in options:
-        return options["precision"]
-    with campaign.open_campaign(directory) as opened:
-        return opened.overrides.get("precision", "auto")
-
-
 def absolute(data_root: str | None) -> str | None:
     return str(Path(data_root).resolve()) if data_root else None
 
@@ -118,8 +108,10 @@ def campaign_command(preset, directory, resume_dir, data_root, overrides, execut
             with campaign.open_campaign(resume_dir, preset, absolute(data_root), overrides or None):
                 pass  # a campaign, made with what is given
         options = new_campaign_options(directory, overrides)
+        with campaign.open_campaign(directory, preset, absolute(data_root), options, create=True) as opened:
+            precision = opened.overrides.get("precision", "auto")  # the campaign's, made now or before
         click.echo(f"campaign directory: {terminal_safe(directory)}\nexecutor: {executor_text(executor)}; "
-                   f"precision: {_precision(directory, options)}", err=True)
+                   f"precision: {precision}", err=True)
         with StageBars() as bars:
             try:
                 campaign.run_campaign(directory, preset, running, bars, options, absolute(data_root))
