@@ -104,12 +104,9 @@ def campaign_command(preset, directory, resume_dir, data_root, overrides, execut
 
     directory = resume_dir or directory or f"runs/{time.strftime('%Y%m%d-%H%M%S')}-campaign-{preset or 'demo'}"
     with executors.running(executor) as running:  # bad executor options fail before a directory exists
-        if resume_dir:
-            with campaign.open_campaign(resume_dir, preset, absolute(data_root), overrides or None):
-                pass  # a campaign, made with what is given
         options = new_campaign_options(directory, overrides)
-        with campaign.open_campaign(directory, preset, absolute(data_root), options, create=True) as opened:
-            precision = opened.overrides.get("precision", "auto")  # the campaign's, made now or before
+        with campaign.open_campaign(directory, preset, absolute(data_root), options, create=not resume_dir) as opened:
+            precision = opened.overrides.get("precision", "auto")  # made now (--dir) or before, with what is given
         click.echo(f"campaign directory: {terminal_safe(directory)}\nexecutor: {executor_text(executor)}; "
                    f"precision: {precision}", err=True)
         with StageBars() as bars:

@@ -17,6 +17,14 @@ def logits_batch(batch=32, classes=10, seed=0, spread=None):
     return (torch.rand(batch, classes, generator=generator, dtype=torch.float64) * 2 - 1) * spread
 
 
+def value_and_gradient(criterion, logits: torch.Tensor, target: torch.Tensor):
+    """The criterion's value at `logits` and its gradient there."""
+    leaf = logits.clone().requires_grad_(True)
+    value = criterion(leaf, target)
+    value.backward()
+    return value.detach(), leaf.grad
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("classes", [10, 100])
 def test_ce_genome_module_equals_cross_entropy(smoothing, classes):
@@ -124,13 +132,8 @@ def test_fused_gradient_equals_autograd_through_the_term():
         loss = Loss.from_genome(Genome.random(seed + 5000))
         logits = logits_batch(batch=16, seed=seed, spread=4.0)
         target = torch.arange(16) % 10
-        results = []
-        for fused in (True, False):
-            leaf = logits.clone().requires_grad_(True)
-            value = loss.module(label_smoothing=0.1, fused=fused)(leaf, target)
-            value.backward()
-            results.append((value.detach(), leaf.grad))
-        (fused_value, fused_grad), (plain_value, plain_grad) = results
+        (fused_value, fused_grad), (plain_value, plain_grad) = (
+            value_and_gradient(loss.module(label_smoothing=0.1, fused=fused), logits, target) for fused in (True, False))
         if not (torch.isfinite(plain_grad).all() and torch.isfinite(plain_value)):
             continue
         total += 1
@@ -168,13 +171,8 @@ def test_class_index_targets_give_the_values_and_gradients_of_one_hot_rows(class
             assert (terms.rest is None) == linear, loss
             column += linear
             split += not linear and classes >= SPLIT_FROM_CLASSES
-        results = []
-        for criterion, targets in ((module, target), (loss.module(fused=False), F.one_hot(target, classes).double())):
-            leaf = logits.clone().requires_grad_(True)
-            value = criterion(leaf, targets)
-            value.backward()
-            results.append((value.detach(), leaf.grad))
-        (index_value, index_grad), (plain_value, plain_grad) = results
+        index_value, index_grad = value_and_gradient(module, logits, target)
+        plain_value, plain_grad = value_and_gradient(loss.module(fused=False), logits, F.one_hot(target, classes).double())
         if not (torch.isfinite(plain_value) and torch.isfinite(plain_grad).all()):
             continue
         compared += 1
@@ -206,13 +204,8 @@ def test_mixed_targets_give_the_values_and_gradients_of_dense_rows():
         module = loss.module()
         sparse += module.at_class_indices is not None
         dense = LossModule(module.term, module.with_gradient)
-        results = []
-        for criterion in (module, dense):
-            leaf = logits.clone().requires_grad_(True)
-            value = criterion(leaf, target)
-            value.backward()
-            results.append((value.detach(), leaf.grad))
-        (sparse_value, sparse_grad), (dense_value, dense_grad) = results
+        (sparse_value, sparse_grad), (dense_value, dense_grad) = (
+            value_and_gradient(criterion, logits, target) for criterion in (module, dense))
         if not (torch.isfinite(dense_value) and torch.isfinite(dense_grad).all()):
             continue
         compared += 1
